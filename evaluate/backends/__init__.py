@@ -1,0 +1,1 @@
+"""Model backends: each answers the three request kinds of :mod:`evaluate.requests`."""

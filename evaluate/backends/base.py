@@ -1,0 +1,174 @@
+"""The model interface every backend implements, with batching and length sorting done once.
+
+A backend answers the three request kinds of :mod:`evaluate.requests`. Subclasses implement
+tokenisation and one method per kind that answers a *batch* of already-tokenised items; this
+base class owns everything around that: tokenising, sorting by length (longest first, so an
+out-of-memory error shows up in the first batch, and similar lengths share a batch so little
+padding is wasted), cutting batches, retrying a batch at half the size on out-of-memory when the
+batch size is ``auto``, counting tokens, and yielding each response as soon as its batch is done
+so the runner can persist it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from evaluate.errors import OutOfMemoryError
+from evaluate.requests import (
+    GenerateRequest,
+    LoglikelihoodRequest,
+    Request,
+    Response,
+    SequenceNLLRequest,
+)
+
+AUTO_START_BATCH = {"cpu": 8, "cuda": 64}
+
+
+@dataclass
+class Tokenized:
+    """A request with its token ids, ready for a batch method."""
+
+    index: int  # position in the caller's list
+    request: Request
+    context: list[int]  # prompt tokens (or the whole sequence for sequence_nll)
+    candidates: list[list[int]]  # loglikelihood only
+    truncated: bool = False
+
+    @property
+    def length(self) -> int:
+        longest = max((len(c) for c in self.candidates), default=0)
+        return len(self.context) + longest
+
+
+class Backend(ABC):
+    """Answers requests; knows nothing of tasks."""
+
+    name = "base"
+
+    def __init__(self, batch_size: int | str = 1) -> None:
+        self.batch_size = batch_size
+        self.tokens_in = 0  # tokens run through the model (prompt side)
+        self.tokens_out = 0  # tokens generated
+
+    # ---- what subclasses provide -------------------------------------------------------------
+    @abstractmethod
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` exactly as the protocol encodes it (no BOS added)."""
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """Model identity and settings for the results file."""
+
+    @property
+    @abstractmethod
+    def device_type(self) -> str:
+        """``cpu``, ``cuda``, ...: picks the starting batch size for ``auto``."""
+
+    @abstractmethod
+    def _loglikelihood_batch(self, items: list[Tokenized]) -> list[Response]: ...
+
+    @abstractmethod
+    def _generate_batch(self, items: list[Tokenized]) -> list[Response]: ...
+
+    @abstractmethod
+    def _sequence_nll_batch(self, items: list[Tokenized]) -> list[Response]: ...
+
+    def _is_oom(self, exc: BaseException) -> bool:
+        return isinstance(exc, MemoryError)
+
+    def _after_oom(self) -> None:
+        """Free what an out-of-memory error left behind (e.g. the CUDA cache)."""
+
+    # ---- the interface the runner uses -------------------------------------------------------
+    def run(
+        self, requests: Sequence[Request], progress: bool = True, desc: str = "model"
+    ) -> Iterator[tuple[int, Response]]:
+        """Answer ``requests``; yields ``(index, response)`` as each batch completes.
+
+        Requests of different kinds are answered kind by kind; within a kind, longest first.
+        """
+        by_kind: dict[str, list[Tokenized]] = {}
+        for index, request in enumerate(requests):
+            by_kind.setdefault(request.kind, []).append(self.tokenize(index, request))
+        handlers: dict[str, Callable[[list[Tokenized]], list[Response]]] = {
+            "loglikelihood": self._loglikelihood_batch,
+            "generate": self._generate_batch,
+            "sequence_nll": self._sequence_nll_batch,
+        }
+        bar = tqdm(total=len(requests), desc=desc, unit="req", disable=not progress, smoothing=0.1)
+        try:
+            for kind, items in by_kind.items():
+                items.sort(key=lambda item: (-item.length, item.index))
+                for batch_items, responses in self._batches(items, handlers[kind]):
+                    for item, response in zip(batch_items, responses, strict=True):
+                        yield item.index, response
+                    bar.update(len(batch_items))
+        finally:
+            bar.close()
+
+    def tokenize(self, index: int, request: Request) -> Tokenized:
+        """Token ids for one request, applying its context truncation (keep the last tokens)."""
+        if isinstance(request, SequenceNLLRequest):
+            ids = list(request.token_ids) if request.token_ids is not None else None
+            return Tokenized(index, request, ids if ids is not None else self.encode(request.text), [])
+        context = self.encode(request.context)
+        truncated = False
+        limit = request.max_context_tokens
+        if limit is not None and len(context) > limit:
+            context, truncated = context[-limit:], True
+        candidates: list[list[int]] = []
+        if isinstance(request, LoglikelihoodRequest):
+            candidates = [self._candidate_tokens(request, context, c) for c in request.candidates]
+        return Tokenized(index, request, context, candidates, truncated)
+
+    def _candidate_tokens(
+        self, request: LoglikelihoodRequest, context: list[int], candidate: str
+    ) -> list[int]:
+        if request.next_token:
+            ids = self.encode(candidate)
+            if len(ids) != 1:
+                raise ValueError(
+                    f"candidate {candidate!r} is {len(ids)} tokens for this tokenizer; "
+                    "next-token scoring needs exactly one"
+                )
+            return ids
+        # Encode context and candidate together, so the boundary tokenises as in the full text;
+        # fall back to separate encoding if the joint tokens do not start with the context's.
+        joint = self.encode(request.context + candidate)
+        plain_context = self.encode(request.context)
+        if joint[: len(plain_context)] == plain_context and len(joint) > len(plain_context):
+            return joint[len(plain_context) :]
+        return self.encode(candidate)
+
+    def _batches(
+        self,
+        items: list[Tokenized],
+        handler: Callable[[list[Tokenized]], list[Response]],
+    ) -> Iterator[tuple[list[Tokenized], list[Response]]]:
+        auto = self.batch_size == "auto"
+        size = AUTO_START_BATCH.get(self.device_type, 8) if auto else int(self.batch_size)
+        start = 0
+        while start < len(items):
+            batch = items[start : start + size]
+            try:
+                responses = handler(batch)
+            except Exception as exc:
+                if not self._is_oom(exc):
+                    raise
+                self._after_oom()
+                if auto and size > 1:
+                    size //= 2
+                    continue
+                raise OutOfMemoryError(
+                    f"out of memory at batch size {size} on {self.device_type} "
+                    f"(longest sequence {batch[0].length} tokens); "
+                    f"try --batch-size {max(1, size // 2)} or --batch-size auto"
+                ) from exc
+            yield batch, responses
+            start += len(batch)

@@ -1,0 +1,402 @@
+"""The Transformers backend: local folders, hub ids and GGUF files through ``transformers``.
+
+How it keeps memory down with Qwen's 152K-token vocabulary: it runs the model body
+(``model.base_model``) to get hidden states, and applies the LM head only at the positions a
+request needs -- the last position for next-token choices and generation, the candidate tokens
+for continuations, and fixed-size chunks of positions for whole-sequence NLL. No full-vocabulary
+log-softmax over every position is ever materialised. A one-time self-check at load time confirms
+that ``lm_head(base_model(x))`` equals the model's own logits; models where it does not (final
+logit soft-capping, remote code with a different layout) fall back to the model's own forward.
+
+Padding: prompts are left-padded with explicit ``position_ids`` (the count of real tokens before
+each position), so a padded row computes exactly what it computes alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from evaluate.backends.base import Backend, Tokenized
+from evaluate.errors import ModelLoadError
+from evaluate.requests import GenerateRequest, LoglikelihoodRequest, Response, stop_is_final
+
+NLL_CHUNK_TOKENS = 1024  # positions per LM-head chunk in sequence_nll
+
+
+def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    """``auto`` is bfloat16 on a GPU and float32 on the CPU."""
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+    if dtype not in table:
+        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
+    return table[dtype]
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class HFBackend(Backend):
+    """A causal LM from ``transformers``."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        batch_size: int | str = 1,
+        identity: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(batch_size)
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.device = next(model.parameters()).device
+        self._identity = identity or {}
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self.pad_id = _pad_id(tokenizer, self.eos_ids)
+        self._keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.split_head = self._check_split_head()
+
+    # ---- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        model: str,
+        dtype: str = "auto",
+        device: str | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        batch_size: int | str = 1,
+    ) -> HFBackend:
+        """Load a local folder, a hub id (when online), or a ``.gguf`` file."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = device or default_device()
+        torch_dtype = resolve_dtype(dtype, device)
+        path = Path(model)
+        kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+        source = model
+        if path.suffix == ".gguf":
+            if not path.is_file():
+                raise ModelLoadError(f"model file {model!r} does not exist")
+            source, kwargs["gguf_file"] = str(path.parent), path.name
+        elif path.exists() and not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"{model!r} holds no Transformers model (no config.json); pass a model folder, "
+                "a hub id or a .gguf file"
+            )
+        elif not path.exists() and (model.startswith((".", "/", "~")) or model.count("/") > 1):
+            raise ModelLoadError(f"model path {model!r} does not exist")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+            net = AutoModelForCausalLM.from_pretrained(
+                source, dtype=torch_dtype, attn_implementation="sdpa", **kwargs
+            )
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(f"could not load model {model!r}: {first}") from exc
+        net.to(device)
+        identity = {
+            "model": model,
+            "revision": revision,
+            "dtype": str(torch_dtype).removeprefix("torch."),
+            "device": device,
+            "architecture": type(net).__name__,
+            "config_sha256": _config_hash(net.config),
+            "trust_remote_code": trust_remote_code,
+        }
+        if path.suffix == ".gguf":
+            identity["gguf_sha256"] = _cached_file_sha256(path)
+        return cls(net, tokenizer, batch_size=batch_size, identity=identity)
+
+    # ---- Backend basics --------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def identity(self) -> dict[str, Any]:
+        return {**self._identity, "backend": self.name, "attention": _attn_impl(self.model),
+                "lm_head_split": self.split_head}
+
+    @property
+    def device_type(self) -> str:
+        return self.device.type
+
+    def _is_oom(self, exc: BaseException) -> bool:
+        if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+            return True
+        return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+    def _after_oom(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # ---- model pieces ----------------------------------------------------------------------
+    def _check_split_head(self) -> bool:
+        """Does ``lm_head(base_model(x))`` reproduce the model's logits? (checked once)."""
+        head = self.model.get_output_embeddings()
+        body = getattr(self.model, "base_model", None)
+        if head is None or body is None or body is self.model:
+            return False
+        ids = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8]], device=self.device)
+        with torch.inference_mode():
+            try:
+                full = self.model(input_ids=ids).logits[0].float()
+                split = head(body(input_ids=ids)[0])[0].float()
+            except Exception:
+                return False
+        return bool(torch.allclose(full, split, atol=1e-4, rtol=1e-3))
+
+    def _hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Last hidden states (B, T, H) under left or right padding, positions from the mask."""
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions)[0]
+
+    def _logits_at(
+        self, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+    ) -> torch.Tensor:
+        """Float32 logits at the (row, col) positions only."""
+        if self.split_head:
+            hidden = self._hidden(ids, mask)
+            return self.model.get_output_embeddings()(hidden[rows, cols]).float()
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+        return logits[rows, cols].float()
+
+    def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, seq in enumerate(seqs):
+            if seq:
+                ids[row, width - len(seq) :] = torch.tensor(seq)
+                mask[row, width - len(seq) :] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    # ---- request kind 1: log-probabilities of candidates -----------------------------------
+    @torch.inference_mode()
+    def _loglikelihood_batch(self, items: list[Tokenized]) -> list[Response]:
+        if all(isinstance(i.request, LoglikelihoodRequest) and i.request.next_token for i in items):
+            return self._next_token_batch(items)
+        # One row per (request, candidate): context + candidate, left-padded.
+        seqs, spans = [], []
+        for item in items:
+            for cand in item.candidates:
+                seqs.append(item.context + cand)
+                spans.append((len(item.context), len(cand)))
+        ids, mask = self._left_pad(seqs)
+        width = ids.shape[1]
+        rows, cols, targets, owner = [], [], [], []
+        for row, (ctx_len, cand_len) in enumerate(spans):
+            start = width - ctx_len - cand_len
+            for k in range(cand_len):  # logits at position p predict token p+1
+                rows.append(row)
+                cols.append(start + ctx_len - 1 + k)
+                targets.append(int(ids[row, start + ctx_len + k]))
+                owner.append(row)
+        logprobs = self._token_logprobs(ids, mask, rows, cols, targets)
+        per_row = torch.zeros(len(seqs), dtype=torch.float64)
+        per_row.index_add_(0, torch.tensor(owner, dtype=torch.long), logprobs.double().cpu())
+        out, row = [], 0
+        for item in items:
+            n = len(item.candidates)
+            response: Response = {
+                "logprobs": [float(x) for x in per_row[row : row + n]],
+                "num_tokens": [len(c) for c in item.candidates],
+                "context_tokens": len(item.context),
+                "truncated": item.truncated,
+            }
+            if item.request.score_context:
+                response.update(self._context_nll(item.context))
+            out.append(response)
+            row += n
+        self.tokens_in += int(mask.sum())
+        return out
+
+    def _token_logprobs(
+        self, ids: torch.Tensor, mask: torch.Tensor, rows: list[int], cols: list[int],
+        targets: list[int],
+    ) -> torch.Tensor:
+        if not rows:
+            return torch.zeros(0)
+        logits = self._logits_at(ids, mask, torch.tensor(rows, device=self.device),
+                                 torch.tensor(cols, device=self.device))
+        logp = torch.log_softmax(logits, dim=-1)
+        return logp.gather(1, torch.tensor(targets, device=self.device)[:, None])[:, 0]
+
+    def _context_nll(self, context: list[int]) -> Response:
+        nll = self._sequence_nll([context])[0]
+        return {"context_nll": nll["nll"], "context_nll_tokens": nll["num_tokens"]}
+
+    def _next_token_batch(self, items: list[Tokenized]) -> list[Response]:
+        ids, mask = self._left_pad([item.context for item in items])
+        last = torch.full((len(items),), ids.shape[1] - 1, device=self.device)
+        logits = self._logits_at(ids, mask, torch.arange(len(items), device=self.device), last)
+        logp = torch.log_softmax(logits, dim=-1).cpu()
+        self.tokens_in += int(mask.sum())
+        return [
+            {
+                "logprobs": [float(logp[row, cand[0]]) for cand in item.candidates],
+                "num_tokens": [1] * len(item.candidates),
+                "context_tokens": len(item.context),
+                "truncated": item.truncated,
+            }
+            for row, item in enumerate(items)
+        ]
+
+    # ---- request kind 2: greedy generation -------------------------------------------------
+    @torch.inference_mode()
+    def _generate_batch(self, items: list[Tokenized]) -> list[Response]:
+        from transformers import DynamicCache
+
+        requests: list[GenerateRequest] = [item.request for item in items]  # type: ignore[misc]
+        ids, mask = self._left_pad([item.context for item in items])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        active = list(range(len(items)))  # original rows still decoding, in cache order
+        generated: list[list[int]] = [[] for _ in items]
+        finish = ["length"] * len(items)
+        step_input, step_mask, step_pos = ids, mask, positions
+        limit = max(r.max_new_tokens for r in requests)
+        self.tokens_in += int(mask.sum())
+        for _ in range(limit):
+            kwargs = {"logits_to_keep": 1} if self._keep_arg else {}
+            out = self.model(input_ids=step_input, attention_mask=step_mask,
+                             position_ids=step_pos, past_key_values=cache, use_cache=True,
+                             **kwargs)
+            cache = out.past_key_values
+            next_tokens = out.logits[:, -1].float().argmax(-1).tolist()
+            keep = []
+            for slot, row in enumerate(active):
+                token = next_tokens[slot]
+                generated[row].append(token)
+                self.tokens_out += 1
+                request = requests[row]
+                if token in self.eos_ids:
+                    finish[row] = "eos"
+                elif request.stop and stop_is_final(self._decode(generated[row]), request.stop):
+                    finish[row] = "stop"
+                elif len(generated[row]) >= request.max_new_tokens:
+                    finish[row] = "length"
+                else:
+                    keep.append(slot)
+            if not keep:
+                break
+            keep_t = torch.tensor(keep, device=self.device)
+            if len(keep) < len(active):
+                cache.batch_select_indices(keep_t)
+                step_mask = step_mask[keep_t]
+                step_pos = step_pos[keep_t]
+            active = [active[slot] for slot in keep]
+            step_input = torch.tensor([[generated[row][-1]] for row in active], device=self.device)
+            step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
+            step_pos = step_pos[:, -1:] + 1
+        return [
+            {
+                "text": self._decode(generated[row]),
+                "num_tokens": len(generated[row]),
+                "context_tokens": len(items[row].context),
+                "finish": finish[row],
+            }
+            for row in range(len(items))
+        ]
+
+    def _decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=False)
+
+    # ---- request kind 3: whole-sequence NLL ------------------------------------------------
+    @torch.inference_mode()
+    def _sequence_nll_batch(self, items: list[Tokenized]) -> list[Response]:
+        return self._sequence_nll([item.context for item in items])
+
+    def _sequence_nll(self, seqs: list[list[int]]) -> list[Response]:
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, seq in enumerate(seqs):  # right padding: positions are plain 0..n-1
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        self.tokens_in += int(mask.sum())
+        if self.split_head:
+            hidden = self._hidden(ids, mask)
+            head = self.model.get_output_embeddings()
+        else:
+            hidden = self.model(input_ids=ids, attention_mask=mask).logits
+            head = None
+        total = torch.zeros(len(seqs), dtype=torch.float64, device=self.device)
+        for start in range(0, width - 1, NLL_CHUNK_TOKENS):
+            stop = min(width - 1, start + NLL_CHUNK_TOKENS)
+            chunk = hidden[:, start:stop]
+            logits = (head(chunk) if head is not None else chunk).float()
+            targets = ids[:, start + 1 : stop + 1]
+            valid = mask[:, start + 1 : stop + 1].bool()
+            nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+            total += (nll * valid).double().sum(dim=1)
+        return [
+            {"nll": float(total[row]), "num_tokens": max(len(seq) - 1, 0)}
+            for row, seq in enumerate(seqs)
+        ]
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    config = getattr(model, "generation_config", None)
+    for source in (getattr(config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif isinstance(source, list | tuple):
+            ids.update(int(x) for x in source)
+    return ids
+
+
+def _pad_id(tokenizer: Any, eos_ids: set[int]) -> int:
+    if tokenizer.pad_token_id is not None:
+        return int(tokenizer.pad_token_id)
+    return min(eos_ids) if eos_ids else 0
+
+
+def _attn_impl(model: Any) -> str:
+    return str(getattr(model.config, "_attn_implementation", "unknown"))
+
+
+def _config_hash(config: Any) -> str:
+    data = config.to_dict()
+    data.pop("transformers_version", None)
+    data.pop("_name_or_path", None)
+    blob = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _cached_file_sha256(path: Path) -> str:
+    """sha256 of a large file, memoised beside it by (size, mtime) so re-runs skip the hashing."""
+    from evaluate.data import sha256_file
+
+    stat = path.stat()
+    key = f"{stat.st_size}:{int(stat.st_mtime)}"
+    memo = path.with_name(path.name + ".sha256")
+    try:
+        cached_key, digest = memo.read_text().split()
+        if cached_key == key:
+            return digest
+    except (OSError, ValueError):
+        pass
+    digest = sha256_file(path)
+    try:
+        memo.write_text(f"{key} {digest}\n")
+    except OSError:
+        pass
+    return digest
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,140 @@
+"""The three request kinds a task can send to a model, and their responses.
+
+A task never talks to a model: it turns each sample into one or more of these requests, and a
+backend answers them. Nothing here is task-specific.
+
+1. :class:`LoglikelihoodRequest` -- log-probabilities of given candidates after a context. With
+   ``next_token=True`` each candidate must be exactly one token and the backend reads the
+   next-token distribution at the context's last position (Qwen's MMLU/C-Eval protocol). Otherwise
+   each candidate is a whole continuation and the backend returns the summed log-probability of
+   its tokens (perplexity-choice variants); ``score_context=True`` additionally returns the
+   context's own negative log-likelihood, for whole-prompt perplexity.
+2. :class:`GenerateRequest` -- greedy generation until a stop string or a token limit.
+3. :class:`SequenceNLLRequest` -- the token-level negative log-likelihood of a whole text (or of
+   given token ids, so a window of exactly L tokens stays exactly L tokens).
+
+Every request has a stable content hash (:func:`request_hash`), used as its key in per-sample
+records, response files and caches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """Score ``candidates`` after ``context``."""
+
+    context: str
+    candidates: tuple[str, ...]
+    next_token: bool = False
+    # Keep at most this many context tokens (the last ones); None keeps all.
+    max_context_tokens: int | None = None
+    # Also return the negative log-likelihood of the context's own tokens (after its first).
+    score_context: bool = False
+    kind: str = field(default="loglikelihood", init=False)
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Greedy continuation of ``context``.
+
+    Decoding ends at an end-of-sequence token, after ``max_new_tokens``, or as soon as the text
+    generated so far can no longer change once cut at ``stop`` (see :func:`stop_is_final`). The
+    response holds the raw text up to that point; cutting is the task's job (:func:`cut_at_stops`).
+    """
+
+    context: str
+    stop: tuple[str, ...] = ()
+    max_new_tokens: int = 512
+    max_context_tokens: int | None = None
+    kind: str = field(default="generate", init=False)
+
+
+@dataclass(frozen=True)
+class SequenceNLLRequest:
+    """Negative log-likelihood of every token of ``text`` (or ``token_ids``) after the first."""
+
+    text: str | None = None
+    token_ids: tuple[int, ...] | None = None
+    kind: str = field(default="sequence_nll", init=False)
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.token_ids is None):
+            raise ValueError("SequenceNLLRequest needs exactly one of text or token_ids")
+
+
+Request = LoglikelihoodRequest | GenerateRequest | SequenceNLLRequest
+
+_KINDS: dict[str, type] = {
+    "loglikelihood": LoglikelihoodRequest,
+    "generate": GenerateRequest,
+    "sequence_nll": SequenceNLLRequest,
+}
+
+
+def request_to_dict(request: Request) -> dict[str, Any]:
+    """A JSON-able dict of the request (tuples become lists)."""
+    return dataclasses.asdict(request)
+
+
+def request_from_dict(data: dict[str, Any]) -> Request:
+    """Inverse of :func:`request_to_dict`."""
+    data = dict(data)
+    cls = _KINDS[data.pop("kind")]
+    for key, value in data.items():
+        if isinstance(value, list):
+            data[key] = tuple(value)
+    return cls(**data)
+
+
+def request_hash(request: Request) -> str:
+    """A stable sha256 over the request's kind and every field."""
+    blob = json.dumps(request_to_dict(request), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# Responses are plain dicts so they round-trip through JSONL untouched:
+#   loglikelihood: {"logprobs": [float per candidate], "num_tokens": [int per candidate],
+#                   "context_tokens": int, "truncated": bool,
+#                   and with score_context: "context_nll": float, "context_nll_tokens": int}
+#   generate:      {"text": str, "num_tokens": int, "context_tokens": int,
+#                   "finish": "eos" | "stop" | "length"}
+#   sequence_nll:  {"nll": float, "num_tokens": int}
+Response = dict[str, Any]
+
+
+def cut_at_stops(text: str, stops: tuple[str, ...] | list[str]) -> str:
+    """Cut ``text`` at the first occurrence of each stop string, applied in order.
+
+    This is the post-hoc cut of Qwen's scripts: ``for s in stops: text = text.split(s)[0]``.
+    """
+    for stop in stops:
+        index = text.find(stop)
+        if index != -1:
+            text = text[:index]
+    return text
+
+
+def stop_is_final(text: str, stops: tuple[str, ...] | list[str]) -> bool:
+    """True when no continuation of ``text`` can change ``cut_at_stops(text, stops)``.
+
+    Let q be the kept length and L the longest stop string. Appending characters only creates
+    occurrences that start at or after ``len(text) - L + 1``. Once ``len(text) >= q + 2L``, every
+    such new occurrence starts at or after ``q + L``, so a cut at it leaves intact every occurrence
+    that starts at or before q (they end by ``q + L``), and the ordered cuts still end at q. With a
+    margin of only L they would not: a later occurrence of an earlier stop can cut away the one
+    that decided q (``tests/test_requests.py`` checks both). Decoding may therefore stop here
+    without changing what the full-length protocol keeps.
+    """
+    if not stops:
+        return False
+    kept = len(cut_at_stops(text, stops))
+    if kept == len(text):
+        return False
+    return len(text) - kept >= 2 * max(len(s) for s in stops)

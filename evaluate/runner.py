@@ -1,0 +1,309 @@
+"""Plan, execute, score, write: one (model, task) run, resumable at every step.
+
+A run lives in its own folder ``OUTPUT/<model>/<task>/``:
+
+- ``plan.jsonl``: one line per sample -- id, gold target, meta, and its requests (each with its
+  hash and the exact prompt text). Written before the model runs.
+- ``responses.jsonl``: one line per answered request, appended (and flushed) as each batch
+  finishes. A killed run resumes from here; a torn last line is ignored.
+- ``samples.jsonl``: the per-sample records -- prompt, requests, raw responses, extracted
+  answer, score. Written by the scoring step, also for the finished samples of a run that failed.
+- ``results.json``: metrics with bootstrap standard errors and full provenance.
+
+``rescore`` rebuilds ``samples.jsonl`` and ``results.json`` from ``plan.jsonl`` and
+``responses.jsonl`` alone, without the model or the data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from evaluate.backends.base import Backend
+from evaluate.data import DataDir
+from evaluate.metrics import aggregate
+from evaluate.provenance import environment
+from evaluate.registry import get_task
+from evaluate.requests import Request, Response, request_from_dict, request_hash, request_to_dict
+from evaluate.task import Doc, Task
+
+PLAN, RESPONSES, SAMPLES, RESULTS, RUN = (
+    "plan.jsonl", "responses.jsonl", "samples.jsonl", "results.json", "run.json",
+)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Settings of one run that are not the task's protocol."""
+
+    limit: int | None = None
+    seed: int = 1234
+    progress: bool = True
+
+
+def slug(text: str) -> str:
+    """A file-system-safe name for a model or task."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip("/")).strip("_") or "model"
+
+
+def select_subset(docs: list[Doc], limit: int | None, seed: int) -> list[Doc]:
+    """A deterministic subset of ``limit`` docs spread over the whole set, in original order."""
+    if limit is None or limit >= len(docs):
+        return docs
+    chosen = sorted(random.Random(seed).sample(range(len(docs)), limit))
+    return [docs[i] for i in chosen]
+
+
+def run_dir_for(output: Path, model_label: str, task_name: str) -> Path:
+    return output / slug(model_label) / slug(task_name)
+
+
+# ---- step 1: plan ----------------------------------------------------------------------------
+def plan(task: Task, data: DataDir, options: RunOptions) -> list[dict[str, Any]]:
+    """Load the task's docs and build every request: the per-sample plan records."""
+    docs = select_subset(task.load(data), options.limit, options.seed)
+    records = []
+    for doc in tqdm(docs, desc=f"{task.name}: build", unit="doc", disable=not options.progress):
+        requests = task.build(doc)
+        records.append({
+            "id": doc.id,
+            "target": doc.target,
+            "meta": doc.meta,
+            "requests": [{"hash": request_hash(r), **request_to_dict(r)} for r in requests],
+        })
+    return records
+
+
+# ---- step 2: execute -------------------------------------------------------------------------
+def read_responses(path: Path) -> dict[str, Response]:
+    """Responses by request hash; a torn (partial) last line from a killed run is skipped."""
+    done: dict[str, Response] = {}
+    if not path.is_file():
+        return done
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                entry = json.loads(line)
+                done[entry["hash"]] = entry["response"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return done
+
+
+def execute(
+    records: list[dict[str, Any]], backend: Backend, responses_path: Path, progress: bool,
+    desc: str,
+) -> dict[str, Response]:
+    """Answer every request not yet in ``responses_path``, appending each as it completes."""
+    done = read_responses(responses_path)
+    pending: dict[str, Request] = {}
+    for record in records:
+        for spec in record["requests"]:
+            if spec["hash"] not in done and spec["hash"] not in pending:
+                pending[spec["hash"]] = request_from_dict(
+                    {k: v for k, v in spec.items() if k != "hash"}
+                )
+    if not pending:
+        return done
+    hashes = list(pending)
+    _truncate_torn_tail(responses_path)
+    with open(responses_path, "a", encoding="utf-8") as sink:
+        for index, response in backend.run(list(pending.values()), progress, desc):
+            key = hashes[index]
+            done[key] = response
+            sink.write(json.dumps({"hash": key, "response": response}, ensure_ascii=False) + "\n")
+            sink.flush()
+    return done
+
+
+def _truncate_torn_tail(path: Path) -> None:
+    """Drop a last line without its newline (a write cut off by a kill) before appending."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+# ---- step 3: score ---------------------------------------------------------------------------
+def score(
+    task: Task, records: list[dict[str, Any]], responses: dict[str, Response]
+) -> list[dict[str, Any]]:
+    """Per-sample records for every sample whose requests all have responses."""
+    ready = [r for r in records if all(s["hash"] in responses for s in r["requests"])]
+    docs = [Doc(id=r["id"], target=r["target"], meta=r["meta"]) for r in ready]
+    answers = [[responses[s["hash"]] for s in r["requests"]] for r in ready]
+    scored = task.score_all(docs, answers)
+    samples = []
+    for record, answer, result in zip(ready, answers, scored, strict=True):
+        samples.append({
+            "id": record["id"],
+            "prompt": _prompt_text(record["requests"][0]) if record["requests"] else None,
+            "requests": record["requests"],
+            "responses": answer,
+            "target": record["target"],
+            "extracted": result.extracted,
+            "score": result.score,
+            "weight": result.weight,
+            "meta": record["meta"],
+            **({"extra": dict(result.extra)} if result.extra else {}),
+        })
+    return samples
+
+
+def _prompt_text(spec: dict[str, Any]) -> str | None:
+    return spec.get("context", spec.get("text"))
+
+
+# ---- the whole run ---------------------------------------------------------------------------
+def run_task(
+    task: Task,
+    backend: Backend,
+    data: DataDir,
+    output: Path,
+    model_label: str,
+    options: RunOptions,
+    command: list[str] | None = None,
+) -> dict[str, Any]:
+    """Plan, execute, score and write one task; returns the results dict.
+
+    If the run folder already holds a run with the same protocol, model and options, finished
+    responses are reused (a killed run resumes). On any failure the finished samples are still
+    scored and written (``results.json`` then says ``"complete": false``) before re-raising.
+    """
+    start = time.time()
+    run_dir = run_dir_for(output, model_label, task.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    key = {
+        "task": task.name,
+        "protocol_hash": task.protocol_hash(),
+        "model": backend.identity(),
+        "limit": options.limit,
+        "seed": options.seed,
+    }
+    _reset_if_changed(run_dir, key)
+    records = plan(task, data, options)
+    _write_jsonl(run_dir / PLAN, records)
+    tokens_before = (backend.tokens_in, backend.tokens_out)
+    responses: dict[str, Response] = {}
+    error: BaseException | None = None
+    try:
+        responses = execute(records, backend, run_dir / RESPONSES, options.progress,
+                            f"{task.name}: model")
+    except BaseException as exc:  # keep finished work, then re-raise
+        error = exc
+        responses = read_responses(run_dir / RESPONSES)
+    samples = score(task, records, responses)
+    _write_jsonl(run_dir / SAMPLES, samples)
+    results = build_results(task, samples, len(records))
+    results.update({
+        "run_dir": str(run_dir),
+        "data_files": dict(sorted(data.files_read.items())),
+        "data_dir": str(data.root),
+        "model": backend.identity(),
+        "backend": backend.name,
+        "batch_size": backend.batch_size,
+        "limit": options.limit,
+        "seed": options.seed,
+        "wall_time_s": round(time.time() - start, 3),
+        "tokens": {
+            "prompt": backend.tokens_in - tokens_before[0],
+            "generated": backend.tokens_out - tokens_before[1],
+        },
+        "environment": environment(),
+        "command": command,
+    })
+    if error is not None:
+        results["complete"] = False
+        results["error"] = f"{type(error).__name__}: {error}"
+    _write_json(run_dir / RESULTS, results)
+    if error is not None:
+        raise error
+    return results
+
+
+def build_results(task: Task, samples: list[dict[str, Any]], planned: int) -> dict[str, Any]:
+    """Metrics and protocol for ``samples`` (shared by run and rescore)."""
+    return {
+        "task": task.name,
+        "protocol": {
+            "hash": task.protocol_hash(),
+            "version": task.version,
+            "description": task.description,
+            "provenance": task.provenance,
+            "shots": task.shots,
+            "params": task.protocol()["params"],
+        },
+        "metrics": aggregate(samples, task.aggregation),
+        "headline": task.aggregation.metric,
+        "samples": len(samples),
+        "planned_samples": planned,
+        "complete": len(samples) == planned,
+    }
+
+
+def rescore(run_dir: Path) -> dict[str, Any]:
+    """Re-score a run folder from its plan and responses alone (no model, no data)."""
+    run_dir = Path(run_dir)
+    for name in (PLAN, RESULTS):
+        if not (run_dir / name).is_file():
+            from evaluate.errors import EvaluateError
+
+            raise EvaluateError(f"{run_dir} is not a run folder (no {name})")
+    old = json.loads((run_dir / RESULTS).read_text(encoding="utf-8"))
+    task = get_task(old["task"])
+    records = list(_read_jsonl(run_dir / PLAN))
+    samples = score(task, records, read_responses(run_dir / RESPONSES))
+    _write_jsonl(run_dir / SAMPLES, samples)
+    results = {**old, **build_results(task, samples, len(records))}
+    results["rescored_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if old.get("protocol", {}).get("hash") != task.protocol_hash():
+        results["rescored_from_protocol_hash"] = old.get("protocol", {}).get("hash")
+    results["environment"] = environment()
+    _write_json(run_dir / RESULTS, results)
+    return results
+
+
+def _reset_if_changed(run_dir: Path, key: dict[str, Any]) -> None:
+    """Start the folder afresh when it holds a different run (protocol, model or options)."""
+    key_path = run_dir / RUN
+    if key_path.is_file():
+        try:
+            if json.loads(key_path.read_text(encoding="utf-8")) == json.loads(json.dumps(key)):
+                return
+        except json.JSONDecodeError:
+            pass
+    for name in (PLAN, RESPONSES, SAMPLES, RESULTS):
+        (run_dir / name).unlink(missing_ok=True)
+    _write_json(key_path, key)
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n",
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)

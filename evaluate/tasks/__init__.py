@@ -1,0 +1,1 @@
+"""Built-in tasks: every module here registers its tasks on import."""

@@ -1,0 +1,183 @@
+"""The Transformers backend against a plain batch-size-1 reference, on a tiny random Qwen2.
+
+Each request kind is answered in mixed-length batches (left padding) and compared with a direct
+computation on one unpadded sequence: full logits, full log-softmax, no cache.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from evaluate.backends.hf import HFBackend
+from evaluate.requests import (
+    GenerateRequest,
+    LoglikelihoodRequest,
+    SequenceNLLRequest,
+    cut_at_stops,
+)
+
+PROMPTS = [
+    "The following are multiple choice questions (with answers) about anatomy.\n\nQuestion: What?",
+    "def add(a, b):\n",
+    "问题：中国的首都是哪里？\n答案：",
+    "x",
+    "A much longer prompt " * 12 + "that ends here:",
+]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model, qwen2_tokenizer):
+    return HFBackend(tiny_model, qwen2_tokenizer, batch_size=3)
+
+
+def _ids(tokenizer, text):
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _reference_logprobs(model, ids):
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0].float()
+    return torch.log_softmax(logits, dim=-1)
+
+
+def test_lm_head_split_is_used_and_exact(backend):
+    assert backend.split_head
+
+
+def test_next_token_choices_match_single_sequence(backend, tiny_model, qwen2_tokenizer):
+    letters = (" A", " B", " C", " D")
+    requests = [LoglikelihoodRequest(p, letters, next_token=True) for p in PROMPTS]
+    got = dict(backend.run(requests, progress=False))
+    for i, prompt in enumerate(PROMPTS):
+        ref = _reference_logprobs(tiny_model, _ids(qwen2_tokenizer, prompt))[-1]
+        expected = [float(ref[_ids(qwen2_tokenizer, c)[0]]) for c in letters]
+        assert got[i]["logprobs"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_next_token_rejects_multi_token_candidates(backend):
+    with pytest.raises(ValueError, match="exactly one"):
+        list(backend.run([LoglikelihoodRequest("Q", (" Answer: none of these",), True)],
+                         progress=False))
+
+
+def test_continuations_match_single_sequence(backend, tiny_model, qwen2_tokenizer):
+    candidates = (" Paris", " the city of Berlin", "\nAnswer: C")
+    requests = [LoglikelihoodRequest(p, candidates, score_context=True) for p in PROMPTS]
+    got = dict(backend.run(requests, progress=False))
+    for i, prompt in enumerate(PROMPTS):
+        context = _ids(qwen2_tokenizer, prompt)
+        for j, cand in enumerate(candidates):
+            full = _ids(qwen2_tokenizer, prompt + cand)
+            cand_ids = full[len(context):] if full[: len(context)] == context else _ids(
+                qwen2_tokenizer, cand)
+            ids = context + cand_ids
+            logp = _reference_logprobs(tiny_model, ids)
+            expected = sum(float(logp[len(context) - 1 + k, t]) for k, t in enumerate(cand_ids))
+            assert got[i]["logprobs"][j] == pytest.approx(expected, abs=1e-3)
+            assert got[i]["num_tokens"][j] == len(cand_ids)
+        ref_ctx = _reference_logprobs(tiny_model, context)
+        ctx_nll = -sum(float(ref_ctx[k, t]) for k, t in enumerate(context[1:]))
+        assert got[i]["context_nll"] == pytest.approx(ctx_nll, abs=1e-3)
+
+
+def test_context_truncation_keeps_last_tokens(backend, tiny_model, qwen2_tokenizer):
+    prompt = PROMPTS[-1]
+    request = LoglikelihoodRequest(prompt, (" A",), next_token=True, max_context_tokens=7)
+    [(_, response)] = list(backend.run([request], progress=False))
+    kept = _ids(qwen2_tokenizer, prompt)[-7:]
+    ref = _reference_logprobs(tiny_model, kept)[-1]
+    assert response["truncated"] and response["context_tokens"] == 7
+    assert response["logprobs"][0] == pytest.approx(float(ref[_ids(qwen2_tokenizer, " A")[0]]),
+                                                    abs=1e-4)
+
+
+def _reference_greedy(model, ids, max_new_tokens, eos_ids):
+    out = []
+    for _ in range(max_new_tokens):
+        with torch.inference_mode():
+            token = int(model(input_ids=torch.tensor([ids + out])).logits[0, -1].argmax())
+        out.append(token)
+        if token in eos_ids:
+            break
+    return out
+
+
+def test_greedy_generation_matches_single_sequence(backend, tiny_model, qwen2_tokenizer):
+    requests = [GenerateRequest(p, stop=(), max_new_tokens=12) for p in PROMPTS]
+    got = dict(backend.run(requests, progress=False))
+    for i, prompt in enumerate(PROMPTS):
+        ref = _reference_greedy(tiny_model, _ids(qwen2_tokenizer, prompt), 12, backend.eos_ids)
+        assert got[i]["text"] == qwen2_tokenizer.decode(ref)
+        assert got[i]["num_tokens"] == len(ref)
+
+
+def test_early_stop_keeps_what_the_full_length_cut_keeps(backend, tiny_model, qwen2_tokenizer):
+    # Stop strings the random model is likely to produce soon: single common characters.
+    full_requests = [GenerateRequest(p, stop=(), max_new_tokens=40) for p in PROMPTS]
+    full = dict(backend.run(full_requests, progress=False))
+    vocabulary = "".join(full[i]["text"] for i in full)
+    stops = tuple(sorted(set(vocabulary), key=vocabulary.count, reverse=True)[:2])
+    early_requests = [GenerateRequest(p, stop=stops, max_new_tokens=40) for p in PROMPTS]
+    early = dict(backend.run(early_requests, progress=False))
+    assert any(early[i]["finish"] == "stop" for i in early)
+    for i in full:
+        assert cut_at_stops(early[i]["text"], stops) == cut_at_stops(full[i]["text"], stops)
+        assert early[i]["num_tokens"] <= full[i]["num_tokens"]
+
+
+def test_sequence_nll_matches_single_sequence(backend, tiny_model, qwen2_tokenizer, monkeypatch):
+    import evaluate.backends.hf as hf
+
+    monkeypatch.setattr(hf, "NLL_CHUNK_TOKENS", 5)  # exercise the chunked LM head
+    requests = [SequenceNLLRequest(text=p) for p in PROMPTS]
+    requests.append(SequenceNLLRequest(token_ids=(10, 20, 30, 40, 50, 60)))
+    got = dict(backend.run(requests, progress=False))
+    for i, request in enumerate(requests):
+        ids = list(request.token_ids) if request.token_ids else _ids(qwen2_tokenizer, request.text)
+        with torch.inference_mode():
+            logits = tiny_model(input_ids=torch.tensor([ids])).logits[0].float()
+        expected = float(F.cross_entropy(logits[:-1], torch.tensor(ids[1:], dtype=torch.long),
+                                         reduction="sum"))
+        assert got[i]["nll"] == pytest.approx(expected, rel=1e-4, abs=1e-3)
+        assert got[i]["num_tokens"] == len(ids) - 1
+
+
+def test_batch_size_does_not_change_answers(tiny_model, qwen2_tokenizer):
+    requests = [LoglikelihoodRequest(p, (" A", " B"), next_token=True) for p in PROMPTS]
+    one = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=1).run(requests, False))
+    many = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=5).run(requests, False))
+    for i in one:
+        assert many[i]["logprobs"] == pytest.approx(one[i]["logprobs"], abs=1e-4)
+
+
+def test_oom_with_auto_batch_size_halves_and_retries(tiny_model, qwen2_tokenizer):
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size="auto")
+    real = backend._next_token_batch
+    sizes = []
+
+    def flaky(items):
+        sizes.append(len(items))
+        if len(items) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(items)
+
+    backend._next_token_batch = flaky
+    requests = [LoglikelihoodRequest(p, (" A",), next_token=True) for p in PROMPTS]
+    got = dict(backend.run(requests, progress=False))
+    assert sorted(got) == list(range(len(PROMPTS)))
+    assert sizes == [5, 4, 2, 2, 1]  # 8 capped at the 5 items, halved until it fits
+
+
+def test_oom_with_fixed_batch_size_is_a_clear_error(tiny_model, qwen2_tokenizer):
+    from evaluate.errors import OutOfMemoryError
+
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=4)
+
+    def boom(items):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    backend._next_token_batch = boom
+    with pytest.raises(OutOfMemoryError, match="try --batch-size 2"):
+        list(backend.run([LoglikelihoodRequest("Q", (" A",), True)] * 4, progress=False))

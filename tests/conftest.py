@@ -1,0 +1,69 @@
+"""Shared fixtures: the real benchmark data folder, the real Qwen tokenizer, a tiny random Qwen2."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The benchmark data folder: $EVALUATE_DATA_DIR, else ../shared/data beside the repo."""
+    path = Path(os.environ.get("EVALUATE_DATA_DIR", SHARED / "data"))
+    if not path.is_dir():
+        pytest.skip(f"benchmark data not found at {path} (set EVALUATE_DATA_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def qwen2_tokenizer_dir() -> Path:
+    """The real Qwen1.5/2/2.5 tokenizer files."""
+    path = Path(os.environ.get("EVALUATE_TOKENIZER_DIR", SHARED / "tokenizers" / "qwen2"))
+    if not (path / "tokenizer.json").is_file():
+        pytest.skip(f"Qwen tokenizer not found at {path} (set EVALUATE_TOKENIZER_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def qwen2_tokenizer(qwen2_tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(qwen2_tokenizer_dir)
+
+
+def make_tiny_qwen2(vocab_size: int, seed: int = 0):
+    """A tiny random Qwen2ForCausalLM (2 layers, hidden 64), deterministic for ``seed``.
+
+    ``initializer_range`` is large so that logits are well spread: greedy choices then do not sit
+    on float ties, and batched-vs-single comparisons test the computation, not rounding luck.
+    """
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+        initializer_range=0.2, tie_word_embeddings=False, attn_implementation="sdpa",
+        bos_token_id=151643, eos_token_id=151643, pad_token_id=151643,
+    )
+    return Qwen2ForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(qwen2_tokenizer):
+    return make_tiny_qwen2(len(qwen2_tokenizer))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_model, qwen2_tokenizer) -> Path:
+    """The tiny model saved as a Transformers folder, with the real Qwen2 tokenizer."""
+    path = tmp_path_factory.mktemp("tiny-qwen2")
+    tiny_model.save_pretrained(path)
+    qwen2_tokenizer.save_pretrained(path)
+    return path
