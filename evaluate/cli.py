@@ -56,7 +56,9 @@ def _batch_size(text: str) -> int | str:
     try:
         value = int(text)
     except ValueError:
-        raise EvaluateError(f"--batch-size must be a positive integer or auto, not {text!r}")
+        raise EvaluateError(
+            f"--batch-size must be a positive integer or auto, not {text!r}"
+        ) from None
     if value < 1:
         raise EvaluateError(f"--batch-size must be at least 1, not {value}")
     return value

@@ -95,7 +95,9 @@ class DataDir:
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise MalformedDataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                    raise MalformedDataError(
+                        f"{path}:{number}: not valid JSON ({exc.msg})"
+                    ) from None
                 if not isinstance(row, dict):
                     raise MalformedDataError(f"{path}:{number}: expected a JSON object per line")
                 rows.append(row)

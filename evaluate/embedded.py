@@ -41,7 +41,7 @@ def part_paths() -> list[Path]:
             raise ModelLoadError(f"embedded model part {n} is not installed; {INSTALL}")
         path = Path(spec.origin).parent / "data" / f"part0{n}.bin"
         if not path.is_file():
-            raise ModelLoadError(f"embedded model part file {path} is missing; reinstall: {INSTALL}")
+            raise ModelLoadError(f"embedded model part file {path} is missing; {INSTALL}")
         paths.append(path)
     return paths
 

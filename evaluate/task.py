@@ -125,7 +125,7 @@ class Task:
         }
 
     def protocol_hash(self) -> str:
-        """A short hash over :meth:`protocol`: prompts, shots, generation, extraction, aggregation."""
+        """Short hash of :meth:`protocol`: prompts, shots, generation, extraction, aggregation."""
         blob = json.dumps(self.protocol(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 

@@ -127,7 +127,8 @@ def test_humaneval_canonical_solutions_all_pass(data_dir: Path) -> None:
     start = time.monotonic()
     results = run_programs(sources, Limits(timeout_s=20.0))
     elapsed = time.monotonic() - start
-    failures = {p["task_id"]: r.detail for p, r in zip(problems, results, strict=True) if not r.passed}
+    pairs = zip(problems, results, strict=True)
+    failures = {p["task_id"]: r.detail for p, r in pairs if not r.passed}
     assert not failures
     print(f"\n164 canonical HumanEval solutions: {elapsed:.1f}s on {os.cpu_count()} cores")
 
@@ -277,6 +278,8 @@ def test_cannot_delete_outside_workdir(tmp_path: Path) -> None:
 
 
 def test_cannot_write_outside_workdir(tmp_path: Path) -> None:
+    if not isolation_report().get("landlock"):
+        pytest.skip("without Landlock, world-writable directories such as /tmp stay writable")
     targets = [tmp_path / "evil.txt", Path("/tmp") / f"evil-{uuid.uuid4().hex}"]
     result = _run(
         f"""
@@ -388,8 +391,10 @@ def test_large_but_bounded_output_is_kept_as_tail() -> None:
 
 
 def test_closed_or_redirected_stdio() -> None:
-    hang = _run("import os\nfor fd in (0, 1, 2):\n    os.close(fd)\nwhile True:\n    pass",
-                Limits(timeout_s=1.0))
+    hang = _run(
+        "import os\nfor fd in (0, 1, 2):\n    os.close(fd)\nwhile True:\n    pass",
+        Limits(timeout_s=1.0),
+    )
     assert hang.status == "timeout"
     quiet = _run(
         """
@@ -426,3 +431,58 @@ def test_daemonized_grandchild_is_killed() -> None:
     assert result.status == "passed", result
     assert result.duration_s < 3.0
     assert _processes_with(marker) == []
+
+
+# ------------------------------------------------------------------ fallbacks, layer by layer
+
+
+@pytest.fixture
+def without(monkeypatch: pytest.MonkeyPatch):
+    """Run the sandbox with some layers left out, to check that the others still hold."""
+    import evaluate.sandbox as sandbox
+
+    def disable(*layers: str) -> None:
+        monkeypatch.setattr(sandbox, "_DISABLED_LAYERS", frozenset(layers))
+
+    return disable
+
+
+def _active(source: str = "pass") -> dict:
+    import evaluate.sandbox as sandbox
+
+    return sandbox._run(source, FAST)[1]
+
+
+def test_without_pid_namespace_grandchildren_are_still_swept(without) -> None:
+    if os.getuid() != 0:
+        pytest.skip("the sweep by throwaway uid needs root")
+    without("pid_namespace")
+    assert _active()["pid_namespace"] is False
+    test_daemonized_grandchild_is_killed()
+    test_fork_bomb_fails_alone()
+
+
+def test_without_network_namespace_or_landlock_sockets_are_blocked(without, tmp_path) -> None:
+    without("network_namespace", "landlock")
+    layers = _active()
+    assert layers["network_namespace"] is False and layers["landlock"] is False
+    test_no_network(tmp_path)
+
+
+def test_without_landlock_the_throwaway_uid_protects_files(without, tmp_path) -> None:
+    without("landlock")
+    layers = _active()
+    if not layers.get("throwaway_uid"):
+        pytest.skip("no throwaway uid on this machine")
+    test_cannot_delete_outside_workdir(tmp_path)
+    test_process_cap_is_enforced()
+
+
+def test_without_throwaway_uid_landlock_protects_files(without, tmp_path) -> None:
+    without("throwaway_uid")
+    layers = _active()
+    if not layers.get("landlock"):
+        pytest.skip("no Landlock on this machine")
+    assert layers["throwaway_uid"] is False
+    test_cannot_delete_outside_workdir(tmp_path)
+    test_cannot_write_outside_workdir(tmp_path)

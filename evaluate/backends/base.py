@@ -20,7 +20,6 @@ from tqdm.auto import tqdm
 
 from evaluate.errors import OutOfMemoryError
 from evaluate.requests import (
-    GenerateRequest,
     LoglikelihoodRequest,
     Request,
     Response,
@@ -82,7 +81,7 @@ class Backend(ABC):
     def _is_oom(self, exc: BaseException) -> bool:
         return isinstance(exc, MemoryError)
 
-    def _after_oom(self) -> None:
+    def _after_oom(self) -> None:  # noqa: B027 (optional hook)
         """Free what an out-of-memory error left behind (e.g. the CUDA cache)."""
 
     # ---- the interface the runner uses -------------------------------------------------------
@@ -116,7 +115,9 @@ class Backend(ABC):
         """Token ids for one request, applying its context truncation (keep the last tokens)."""
         if isinstance(request, SequenceNLLRequest):
             ids = list(request.token_ids) if request.token_ids is not None else None
-            return Tokenized(index, request, ids if ids is not None else self.encode(request.text), [])
+            if ids is None:
+                ids = self.encode(request.text)
+            return Tokenized(index, request, ids, [])
         context = self.encode(request.context)
         truncated = False
         limit = request.max_context_tokens

@@ -1,0 +1,97 @@
+"""The command line end to end on the tiny model, and its one-line errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evaluate.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_list_tasks_shows_protocol_shots_metric_and_files(capsys):
+    assert main(["--list-tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "humaneval" in out and "pass@1" in out and "HumanEval.jsonl.gz" in out
+    assert "shots: 0" in out
+
+
+def test_unknown_task_suggests_close_names(capsys):
+    assert main(["--model", "x", "--task", "humaneva"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did you mean humaneval" in err
+    assert "Traceback" not in err
+
+
+def test_missing_data_file_names_file_and_place(tmp_path, capsys, monkeypatch):
+    import evaluate.tasks.humaneval as humaneval
+
+    monkeypatch.setattr(humaneval, "packaged_copy", lambda: None)
+    assert main(["--model", "x", "--task", "humaneval", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "humaneval/HumanEval.jsonl.gz" in err and str(tmp_path) in err
+    assert "github.com/openai/human-eval" in err and err.count("\n") == 1
+
+
+def test_malformed_row_names_file_and_line(tmp_path, capsys):
+    folder = tmp_path / "humaneval"
+    folder.mkdir()
+    with gzip.open(folder / "HumanEval.jsonl.gz", "wt") as handle:
+        handle.write('{"task_id": "a", "prompt": "", "test": "", "entry_point": "f"}\n{oops\n')
+    assert main(["--model", "x", "--task", "humaneval", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "HumanEval.jsonl.gz:2" in err and "not valid JSON" in err
+
+
+@pytest.mark.parametrize("model", ["/nonexistent/model/dir", "./nope"])
+def test_model_path_that_does_not_exist(model, capsys, data_dir):
+    assert main(["--model", model, "--task", "humaneval", "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and err.count("\n") == 2  # "loading ..." + the error
+
+
+def test_folder_without_a_model(tmp_path, capsys, data_dir):
+    assert main(["--model", str(tmp_path), "--task", "humaneval",
+                 "--data-dir", str(data_dir)]) == 2
+    assert "holds no Transformers model" in capsys.readouterr().err
+
+
+def test_verbose_shows_traceback(capsys):
+    assert main(["--model", "x", "--task", "nope", "--verbose"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_run_end_to_end_on_tiny_model_then_rescore(tiny_model_dir, data_dir, tmp_path, capsys,
+                                                   monkeypatch):
+    import evaluate.tasks.humaneval as humaneval
+
+    monkeypatch.setattr(humaneval, "MAX_NEW_TOKENS", 16)
+    out = tmp_path / "results"
+    argv = ["--model", str(tiny_model_dir), "--task", "humaneval", "--limit", "3",
+            "--data-dir", str(data_dir), "--output", str(out), "--batch-size", "2",
+            "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| humaneval | pass@1 |" in printed
+    [results_file] = list(out.glob("*/humaneval/results.json"))
+    results = json.loads(results_file.read_text())
+    assert results["samples"] == 3 and results["complete"]
+    assert results["model"]["architecture"] == "Qwen2ForCausalLM"
+    assert results["model"]["dtype"] == "float32" and results["batch_size"] == 2
+    assert results["data_files"]["humaneval/HumanEval.jsonl.gz"]
+    samples = [json.loads(x) for x in (results_file.parent / "samples.jsonl").open()]
+    assert all(s["extra"]["status"] for s in samples)
+    assert main(["rescore", str(results_file.parent)]) == 0
+    assert "| humaneval | pass@1 |" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point():
+    done = subprocess.run([sys.executable, "-m", "evaluate", "--list-tasks"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "humaneval" in done.stdout
