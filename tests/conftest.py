@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
+
+from evaluate.data import DataDir
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -67,3 +70,26 @@ def tiny_model_dir(tmp_path_factory, tiny_model, qwen2_tokenizer) -> Path:
     tiny_model.save_pretrained(path)
     qwen2_tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Tests use their own request cache and assembled-model folder, never the user's."""
+    cache = tmp_path_factory.mktemp("evaluate-cache")
+    previous = os.environ.get("EVALUATE_CACHE")
+    os.environ["EVALUATE_CACHE"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("EVALUATE_CACHE", None)
+    else:
+        os.environ["EVALUATE_CACHE"] = previous
+
+
+@pytest.fixture()
+def toy_data(tmp_path) -> DataDir:
+    folder = tmp_path / "data" / "toy"
+    folder.mkdir(parents=True)
+    rows = [{"q": f"What is {i} + {i}?", "answer": "ABCD"[i % 4], "group": f"g{i % 3}"}
+            for i in range(12)]
+    (folder / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return DataDir(tmp_path / "data")

@@ -53,7 +53,7 @@ def test_malformed_row_names_file_and_line(tmp_path, capsys):
 def test_model_path_that_does_not_exist(model, capsys, data_dir):
     assert main(["--model", model, "--task", "humaneval", "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err
-    assert "does not exist" in err and err.count("\n") == 2  # "loading ..." + the error
+    assert "does not exist" in err and err.count("\n") == 1
 
 
 def test_folder_without_a_model(tmp_path, capsys, data_dir):
@@ -95,3 +95,30 @@ def test_python_dash_m_entry_point():
     done = subprocess.run([sys.executable, "-m", "evaluate", "--list-tasks"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "humaneval" in done.stdout
+
+
+def test_rerun_is_answered_from_the_cache_without_loading_the_model(
+        tiny_model_dir, data_dir, tmp_path, capsys, monkeypatch):
+    import evaluate.backends.hf as hf
+    import evaluate.tasks.humaneval as humaneval
+
+    monkeypatch.setattr(humaneval, "MAX_NEW_TOKENS", 8)
+    monkeypatch.setenv("EVALUATE_CACHE", str(tmp_path / "cache"))
+    argv = ["--model", str(tiny_model_dir), "--task", "humaneval", "--limit", "2",
+            "--data-dir", str(data_dir), "--no-progress"]
+    assert main([*argv, "--output", str(tmp_path / "a")]) == 0
+    first = capsys.readouterr().out
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded although every request was cached")
+
+    monkeypatch.setattr(hf.HFBackend, "load", no_loading)
+    assert main([*argv, "--output", str(tmp_path / "b")]) == 0
+    second = capsys.readouterr().out
+    assert first.splitlines()[-1].split("|")[4] == second.splitlines()[-1].split("|")[4]
+    [results] = list((tmp_path / "b").glob("*/humaneval/results.json"))
+    assert json.loads(results.read_text())["model_loaded"] is False
+    assert main(["cache", "info"]) == 0
+    assert "2 cached responses" in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 0
+    assert "removed 2" in capsys.readouterr().out

@@ -23,6 +23,7 @@ from evaluate.runner import (
 from evaluate.task import Aggregation, Doc, Scored, Task
 
 LETTERS = (" A", " B", " C", " D")
+OPTS = RunOptions(progress=False, use_cache=False)  # the shared cache is tested in test_cache
 
 
 def _load(data: DataDir) -> list[Doc]:
@@ -49,16 +50,6 @@ TOY = register(Task(
 
 
 @pytest.fixture()
-def toy_data(tmp_path) -> DataDir:
-    folder = tmp_path / "data" / "toy"
-    folder.mkdir(parents=True)
-    rows = [{"q": f"What is {i} + {i}?", "answer": "ABCD"[i % 4], "group": f"g{i % 3}"}
-            for i in range(12)]
-    (folder / "questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return DataDir(tmp_path / "data")
-
-
-@pytest.fixture()
 def backend(tiny_model, qwen2_tokenizer):
     return HFBackend(tiny_model, qwen2_tokenizer, batch_size=4,
                      identity={"model": "tiny-qwen2", "dtype": "float32"})
@@ -69,7 +60,7 @@ def _lines(path: Path) -> list[dict]:
 
 
 def test_run_writes_records_and_provenance(tmp_path, toy_data, backend):
-    results = run_task(TOY, backend, toy_data, tmp_path / "out", "tiny", RunOptions(progress=False))
+    results = run_task(TOY, backend, toy_data, tmp_path / "out", "tiny", OPTS)
     run_dir = Path(results["run_dir"])
     samples = _lines(run_dir / SAMPLES)
     assert len(samples) == 12
@@ -92,7 +83,7 @@ def test_run_writes_records_and_provenance(tmp_path, toy_data, backend):
 
 def test_killed_run_resumes_without_recomputing(tmp_path, toy_data, backend):
     out = tmp_path / "out"
-    first = run_task(TOY, backend, toy_data, out, "tiny", RunOptions(progress=False))
+    first = run_task(TOY, backend, toy_data, out, "tiny", OPTS)
     responses = Path(first["run_dir"]) / RESPONSES
     lines = responses.read_text().splitlines(keepends=True)
     # Simulate SIGKILL mid-write: 5 finished lines and a torn sixth.
@@ -100,12 +91,13 @@ def test_killed_run_resumes_without_recomputing(tmp_path, toy_data, backend):
     calls = []
     real = backend._loglikelihood_batch
     backend._loglikelihood_batch = lambda items: calls.append(len(items)) or real(items)
-    second = run_task(TOY, backend, toy_data, out, "tiny", RunOptions(progress=False))
+    no_cache = RunOptions(progress=False, use_cache=False)  # the run folder alone resumes
+    second = run_task(TOY, backend, toy_data, out, "tiny", no_cache)
     assert sum(calls) == 7  # only the unfinished requests ran
     assert second["metrics"] == first["metrics"]
     assert len(_lines(responses)) == 12
     calls.clear()
-    run_task(TOY, backend, toy_data, out, "tiny", RunOptions(progress=False))
+    run_task(TOY, backend, toy_data, out, "tiny", no_cache)
     assert calls == []  # a finished run re-runs nothing
 
 
@@ -121,18 +113,18 @@ def test_failure_keeps_finished_samples(tmp_path, toy_data, backend):
 
     backend._loglikelihood_batch = fail_second_batch
     with pytest.raises(RuntimeError, match="device lost"):
-        run_task(TOY, backend, toy_data, tmp_path / "out", "tiny", RunOptions(progress=False))
+        run_task(TOY, backend, toy_data, tmp_path / "out", "tiny", OPTS)
     run_dir = tmp_path / "out" / "tiny" / "test_toy"
     assert len(_lines(run_dir / SAMPLES)) == 4
     partial = json.loads((run_dir / RESULTS).read_text())
     assert partial["complete"] is False and "device lost" in partial["error"]
     backend._loglikelihood_batch = real
-    done = run_task(TOY, backend, toy_data, tmp_path / "out", "tiny", RunOptions(progress=False))
+    done = run_task(TOY, backend, toy_data, tmp_path / "out", "tiny", OPTS)
     assert done["complete"] and done["samples"] == 12
 
 
 def test_rescore_needs_no_model_and_reproduces(tmp_path, toy_data, backend):
-    results = run_task(TOY, backend, toy_data, tmp_path / "out", "tiny", RunOptions(progress=False))
+    results = run_task(TOY, backend, toy_data, tmp_path / "out", "tiny", OPTS)
     run_dir = Path(results["run_dir"])
     before = (run_dir / SAMPLES).read_text()
     (run_dir / SAMPLES).unlink()
@@ -143,8 +135,9 @@ def test_rescore_needs_no_model_and_reproduces(tmp_path, toy_data, backend):
 
 def test_changed_options_start_afresh(tmp_path, toy_data, backend):
     out = tmp_path / "out"
-    run_task(TOY, backend, toy_data, out, "tiny", RunOptions(progress=False))
-    limited = run_task(TOY, backend, toy_data, out, "tiny", RunOptions(limit=5, progress=False))
+    run_task(TOY, backend, toy_data, out, "tiny", OPTS)
+    five = RunOptions(limit=5, progress=False, use_cache=False)
+    limited = run_task(TOY, backend, toy_data, out, "tiny", five)
     assert limited["samples"] == 5
     assert len(_lines(Path(limited["run_dir"]) / RESPONSES)) == 5
 

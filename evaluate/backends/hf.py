@@ -82,42 +82,17 @@ class HFBackend(Backend):
         """Load a local folder, a hub id (when online), or a ``.gguf`` file."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        device = device or default_device()
-        torch_dtype = resolve_dtype(dtype, device)
-        path = Path(model)
-        kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
-        source = model
-        if path.suffix == ".gguf":
-            if not path.is_file():
-                raise ModelLoadError(f"model file {model!r} does not exist")
-            source, kwargs["gguf_file"] = str(path.parent), path.name
-        elif path.exists() and not (path / "config.json").is_file():
-            raise ModelLoadError(
-                f"{model!r} holds no Transformers model (no config.json); pass a model folder, "
-                "a hub id or a .gguf file"
-            )
-        elif not path.exists() and (model.startswith((".", "/", "~")) or model.count("/") > 1):
-            raise ModelLoadError(f"model path {model!r} does not exist")
+        identity = describe(model, dtype, device, revision, trust_remote_code)
+        source, kwargs = _source(model, revision, trust_remote_code)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             net = AutoModelForCausalLM.from_pretrained(
-                source, dtype=torch_dtype, attn_implementation="sdpa", **kwargs
+                source, dtype=resolve_dtype(dtype, identity["device"]),
+                attn_implementation="sdpa", **kwargs,
             )
         except (OSError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(f"could not load model {model!r}: {first}") from exc
-        net.to(device)
-        identity = {
-            "model": model,
-            "revision": revision,
-            "dtype": str(torch_dtype).removeprefix("torch."),
-            "device": device,
-            "architecture": type(net).__name__,
-            "config_sha256": _config_hash(net.config),
-            "trust_remote_code": trust_remote_code,
-        }
-        if path.suffix == ".gguf":
-            identity["gguf_sha256"] = _cached_file_sha256(path)
+            raise ModelLoadError(f"could not load model {model!r}: {_first_line(exc)}") from exc
+        net.to(identity["device"])
         return cls(net, tokenizer, batch_size=batch_size, identity=identity)
 
     # ---- Backend basics --------------------------------------------------------------------
@@ -254,7 +229,7 @@ class HFBackend(Backend):
             for row, item in enumerate(items)
         ]
 
-    # ---- request kind 2: greedy generation -------------------------------------------------
+    # ---- request kind 2: generation (greedy or seeded sampling) ----------------------------
     @torch.inference_mode()
     def _generate_batch(self, items: list[Tokenized]) -> list[Response]:
         from transformers import DynamicCache
@@ -268,6 +243,9 @@ class HFBackend(Backend):
         finish = ["length"] * len(items)
         step_input, step_mask, step_pos = ids, mask, positions
         limit = max(r.max_new_tokens for r in requests)
+        # One random generator per sampling request, seeded from the request alone.
+        generators = {row: torch.Generator(device="cpu").manual_seed(r.seed)
+                      for row, r in enumerate(requests) if not r.greedy}
         self.tokens_in += int(mask.sum())
         for _ in range(limit):
             kwargs = {"logits_to_keep": 1} if self._keep_arg else {}
@@ -275,7 +253,11 @@ class HFBackend(Backend):
                              position_ids=step_pos, past_key_values=cache, use_cache=True,
                              **kwargs)
             cache = out.past_key_values
-            next_tokens = out.logits[:, -1].float().argmax(-1).tolist()
+            last = out.logits[:, -1].float()
+            next_tokens = last.argmax(-1).tolist()
+            for slot, row in enumerate(active):
+                if row in generators:
+                    next_tokens[slot] = _sample(last[slot], requests[row], generators[row])
             keep = []
             for slot, row in enumerate(active):
                 token = next_tokens[slot]
@@ -349,6 +331,135 @@ class HFBackend(Backend):
         ]
 
 
+def _sample(logits: torch.Tensor, request: GenerateRequest, generator: torch.Generator) -> int:
+    """One token drawn from ``softmax(logits / temperature)`` restricted to the top-p nucleus.
+
+    The nucleus is the smallest set of most likely tokens whose probability reaches ``top_p``
+    (always at least one token). The draw uses only ``generator``, on the CPU.
+    """
+    probs = torch.softmax(logits.detach().to("cpu", torch.float64) / request.temperature, dim=-1)
+    if request.top_p < 1.0:
+        sorted_probs, order = probs.sort(descending=True)
+        before = sorted_probs.cumsum(-1) - sorted_probs  # mass of the more likely tokens
+        keep = before < request.top_p
+        keep[0] = True
+        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _source(model: str, revision: str | None, trust_remote_code: bool) -> tuple[str, dict]:
+    """What to pass to ``from_pretrained``; a ModelLoadError for paths that hold no model."""
+    path = Path(model)
+    kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelLoadError(f"model file {model!r} does not exist")
+        kwargs["gguf_file"] = path.name
+        return str(path.parent), kwargs
+    if path.exists() and not (path / "config.json").is_file():
+        raise ModelLoadError(
+            f"{model!r} holds no Transformers model (no config.json); pass a model folder, "
+            "a hub id or a .gguf file"
+        )
+    if not path.exists() and (model.startswith((".", "/", "~")) or model.count("/") > 1):
+        raise ModelLoadError(f"model path {model!r} does not exist")
+    return model, kwargs
+
+
+def describe(
+    model: str,
+    dtype: str = "auto",
+    device: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+) -> dict[str, Any]:
+    """The model's identity from its config and files alone, without loading the weights.
+
+    Covers the path or hub id, the revision (and the resolved commit when from the hub), a hash
+    of the config, the GGUF file's sha256 or the weight files' sizes and modification times, and
+    the dtype: what the request cache fingerprints.
+    """
+    from transformers import AutoConfig
+
+    device = device or default_device()
+    source, kwargs = _source(model, revision, trust_remote_code)
+    identity: dict[str, Any] = {
+        "model": model,
+        "revision": revision,
+        "dtype": str(resolve_dtype(dtype, device)).removeprefix("torch."),
+        "device": device,
+        "trust_remote_code": trust_remote_code,
+    }
+    path = Path(model)
+    if path.suffix == ".gguf":
+        # The file's sha256 pins weights, config and tokenizer; reading the GGUF config through
+        # transformers would take seconds, so only the architecture is read from the header.
+        identity["architecture"] = gguf_architecture(path)
+        identity["gguf_sha256"] = _cached_file_sha256(path)
+        return identity
+    try:
+        config = AutoConfig.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not load model {model!r}: {_first_line(exc)}") from exc
+    identity["commit"] = getattr(config, "_commit_hash", None)
+    identity["architecture"] = (getattr(config, "architectures", None) or [config.model_type])[0]
+    identity["config_sha256"] = _config_hash(config)
+    if path.is_dir():
+        identity["weights"] = _weights_stat(path)
+    return identity
+
+
+def gguf_architecture(path: Path) -> str | None:
+    """``general.architecture`` from a GGUF header (a few hundred bytes read, not the file)."""
+    import struct
+
+    scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q",
+              12: "d"}
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise ModelLoadError(f"{path} is not a GGUF file")
+        _version, _tensors, kv_count = struct.unpack("<IQQ", handle.read(20))
+
+        def read_string() -> str:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            return handle.read(length).decode("utf-8", "replace")
+
+        def skip_value(kind: int) -> None:
+            if kind in scalar:
+                handle.read(struct.calcsize("<" + scalar[kind]))
+            elif kind == 8:
+                read_string()
+            elif kind == 9:
+                item_kind, count = struct.unpack("<IQ", handle.read(12))
+                for _ in range(count):
+                    skip_value(item_kind)
+
+        for _ in range(min(kv_count, 64)):
+            key = read_string()
+            (kind,) = struct.unpack("<I", handle.read(4))
+            if key == "general.architecture" and kind == 8:
+                return read_string()
+            if kind == 9:
+                return None  # arrays come late (the vocabulary); give up rather than read it all
+            skip_value(kind)
+    return None
+
+
+def _weights_stat(folder: Path) -> str:
+    """Hash of the weight files' names, sizes and modification times (cheap, not their bytes)."""
+    entries = []
+    for pattern in ("*.safetensors", "*.bin", "*.pt", "*.gguf"):
+        for file in sorted(folder.glob(pattern)):
+            stat = file.stat()
+            entries.append(f"{file.name}:{stat.st_size}:{int(stat.st_mtime)}")
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     ids: set[int] = set()
     config = getattr(model, "generation_config", None)
@@ -372,8 +483,9 @@ def _attn_impl(model: Any) -> str:
 
 def _config_hash(config: Any) -> str:
     data = config.to_dict()
-    data.pop("transformers_version", None)
-    data.pop("_name_or_path", None)
+    for volatile in ("transformers_version", "_name_or_path", "dtype", "torch_dtype",
+                     "_commit_hash", "_attn_implementation_autoset"):
+        data.pop(volatile, None)
     blob = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
