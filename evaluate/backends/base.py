@@ -11,6 +11,7 @@ so the runner can persist it.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from evaluate.errors import OutOfMemoryError
+from evaluate.errors import EvaluateError, OutOfMemoryError
 from evaluate.requests import (
     LoglikelihoodRequest,
     Request,
@@ -27,6 +28,14 @@ from evaluate.requests import (
 )
 
 AUTO_START_BATCH = {"cpu": 8, "cuda": 64}
+
+
+class CandidateTokenError(EvaluateError, ValueError):
+    """A next-token candidate that is not exactly one token for this model's tokenizer.
+
+    Also a ValueError, as before, so existing handlers keep working; as an EvaluateError it
+    prints as one line. Raised while tokenising, before any model forward pass.
+    """
 
 
 @dataclass
@@ -78,6 +87,11 @@ class Backend(ABC):
     @abstractmethod
     def _sequence_nll_batch(self, items: list[Tokenized]) -> list[Response]: ...
 
+    # Request kinds whose batch method accepts ``prefix=``: a run of tokens that every item of
+    # the batch starts with, which the backend may compute once and reuse (see prefix_groups).
+    prefix_kinds: frozenset[str] = frozenset()
+    min_prefix_tokens = 32
+
     def _is_oom(self, exc: BaseException) -> bool:
         return isinstance(exc, MemoryError)
 
@@ -103,11 +117,20 @@ class Backend(ABC):
         bar = tqdm(total=len(requests), desc=desc, unit="req", disable=not progress, smoothing=0.1)
         try:
             for kind, items in by_kind.items():
-                items.sort(key=lambda item: (-item.length, item.index))
-                for batch_items, responses in self._batches(items, handlers[kind]):
-                    for item, response in zip(batch_items, responses, strict=True):
-                        yield item.index, response
-                    bar.update(len(batch_items))
+                if kind in self.prefix_kinds and self.min_prefix_tokens > 0:
+                    groups = prefix_groups(items, self.min_prefix_tokens)
+                else:
+                    groups = [([], items)]
+                groups.sort(key=lambda group: min((-i.length, i.index) for i in group[1]))
+                for prefix, members in groups:
+                    members.sort(key=lambda item: (-item.length, item.index))
+                    handler = handlers[kind]
+                    if prefix:
+                        handler = functools.partial(handler, prefix=prefix)
+                    for batch_items, responses in self._batches(members, handler):
+                        for item, response in zip(batch_items, responses, strict=True):
+                            yield item.index, response
+                        bar.update(len(batch_items))
         finally:
             bar.close()
 
@@ -134,9 +157,10 @@ class Backend(ABC):
         if request.next_token:
             ids = self.encode(candidate)
             if len(ids) != 1:
-                raise ValueError(
+                raise CandidateTokenError(
                     f"candidate {candidate!r} is {len(ids)} tokens for this tokenizer; "
-                    "next-token scoring needs exactly one"
+                    "next-token scoring needs exactly one (this model cannot run this "
+                    "protocol as published)"
                 )
             return ids
         # Encode context and candidate together, so the boundary tokenises as in the full text;
@@ -173,3 +197,51 @@ class Backend(ABC):
                 ) from exc
             yield batch, responses
             start += len(batch)
+
+
+def prefix_groups(
+    items: list[Tokenized], min_prefix: int
+) -> list[tuple[list[int], list[Tokenized]]]:
+    """Group items whose contexts share a token prefix of at least ``min_prefix`` tokens.
+
+    The prefix is found on token ids, not text, so it is by construction an exact prefix of every
+    member's own tokenisation (a few-shot text tokenised alone can end differently from the same
+    text inside a prompt; that can never happen here). Every member keeps at least one token after
+    the prefix. Items are sorted by their tokens, so prompts with the same few-shot header sit
+    together; a group ends where the shared prefix would drop below ``min_prefix``. Items that
+    share no such prefix with a neighbour form one group with an empty prefix.
+    """
+    ordered = sorted(items, key=lambda item: item.context)
+    groups: list[tuple[list[int], list[Tokenized]]] = []
+    alone: list[Tokenized] = []  # items that share no long prefix: batched together, plainly
+
+    def close(prefix: list[int], members: list[Tokenized]) -> None:
+        if len(members) > 1:
+            groups.append((prefix, members))
+        else:
+            alone.extend(members)
+
+    prefix: list[int] = []
+    members: list[Tokenized] = []
+    for item in ordered:
+        limit = len(item.context) - 1  # keep at least one token of suffix
+        if members:
+            shared = _common_length(prefix, item.context, limit)
+            if shared >= min_prefix:
+                prefix = prefix[:shared]
+                members.append(item)
+                continue
+            close(prefix, members)
+        prefix, members = item.context[: max(limit, 0)], [item]
+    close(prefix, members)
+    if alone:
+        groups.append(([], alone))
+    return groups
+
+
+def _common_length(a: list[int], b: list[int], limit: int) -> int:
+    n = min(len(a), len(b), limit)
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n

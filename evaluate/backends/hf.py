@@ -67,6 +67,9 @@ class HFBackend(Backend):
         self.pad_id = _pad_id(tokenizer, self.eos_ids)
         self._keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
         self.split_head = self._check_split_head()
+        # Shared few-shot prefixes are computed once (needs the LM head split off the body).
+        self.prefix_kinds = frozenset({"loglikelihood"}) if self.split_head else frozenset()
+        self._prefix: _PrefixState | None = None
 
     # ---- loading ---------------------------------------------------------------------------
     @classmethod
@@ -137,16 +140,72 @@ class HFBackend(Backend):
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
         return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions)[0]
 
-    def _logits_at(
-        self, ids: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
-    ) -> torch.Tensor:
-        """Float32 logits at the (row, col) positions only."""
+    def _body(
+        self, seqs: list[list[int]], prefix: list[int] | tuple[int, ...] = ()
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Run left-padded ``seqs`` (after a shared ``prefix``, if any).
+
+        Returns ``(states, ids, mask)``: ``states`` are hidden states when the LM head is split
+        off (project them with :meth:`_project`), else the model's own logits. With a prefix, its
+        keys and values come from :meth:`_prefix_state` (computed once per prefix); the rows'
+        left padding then sits between prefix and suffix, masked out, and positions continue
+        from the prefix's length.
+        """
+        ids, mask = self._left_pad(seqs)
+        self.tokens_in += int(mask.sum())
+        if not prefix:
+            if self.split_head:
+                return self._hidden(ids, mask), ids, mask
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            return logits, ids, mask
+        state = self._prefix_state(prefix)
+        rows, width = ids.shape
+        full_mask = torch.cat([mask.new_ones(rows, len(prefix)), mask], dim=1)
+        positions = len(prefix) + (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = state.expanded(rows, self.model.config)
+        hidden = self.model.base_model(input_ids=ids, attention_mask=full_mask,
+                                       position_ids=positions, past_key_values=cache,
+                                       use_cache=True)[0]
+        return hidden, ids, mask
+
+    def _project(self, states: torch.Tensor) -> torch.Tensor:
+        """Float32 logits from :meth:`_body` states at selected positions."""
         if self.split_head:
-            hidden = self._hidden(ids, mask)
-            return self.model.get_output_embeddings()(hidden[rows, cols]).float()
-        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
-        return logits[rows, cols].float()
+            return self.model.get_output_embeddings()(states).float()
+        return states.float()
+
+    def _prefix_state(self, prefix: list[int] | tuple[int, ...]) -> _PrefixState:
+        """Keys/values of ``prefix`` (and what scoring needs of it), computed once and kept."""
+        key = tuple(prefix)
+        if self._prefix is not None and self._prefix.tokens == key:
+            return self._prefix
+        from transformers import DynamicCache
+
+        self._prefix = None  # free the previous one first
+        ids = torch.tensor([list(key)], device=self.device)
+        positions = torch.arange(len(key), device=self.device)[None]
+        cache = DynamicCache(config=self.model.config)
+        hidden = self.model.base_model(input_ids=ids, position_ids=positions,
+                                       past_key_values=cache, use_cache=True)[0]
+        self.tokens_in += len(key)
+        last_logp = torch.log_softmax(self._project(hidden[0, -1]), dim=-1)
+        self._prefix = _PrefixState(key, cache, hidden[0], last_logp)
+        return self._prefix
+
+    def _prefix_nll(self, state: _PrefixState) -> float:
+        """NLL of the prefix's own tokens after its first (chunked LM head), memoised."""
+        if state.nll is None:
+            head = self.model.get_output_embeddings()
+            targets = torch.tensor(state.tokens[1:], device=self.device)
+            total = 0.0
+            for start in range(0, len(targets), NLL_CHUNK_TOKENS):
+                logits = head(state.hidden[start : start + NLL_CHUNK_TOKENS]).float()
+                total += float(F.cross_entropy(
+                    logits[: len(targets[start : start + NLL_CHUNK_TOKENS])],
+                    targets[start : start + NLL_CHUNK_TOKENS], reduction="sum"))
+            state.nll = total
+        return state.nll
 
     def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(s) for s in seqs)
@@ -160,65 +219,74 @@ class HFBackend(Backend):
 
     # ---- request kind 1: log-probabilities of candidates -----------------------------------
     @torch.inference_mode()
-    def _loglikelihood_batch(self, items: list[Tokenized]) -> list[Response]:
+    def _loglikelihood_batch(
+        self, items: list[Tokenized], prefix: list[int] | tuple[int, ...] = ()
+    ) -> list[Response]:
         if all(isinstance(i.request, LoglikelihoodRequest) and i.request.next_token for i in items):
-            return self._next_token_batch(items)
-        # One row per (request, candidate): context + candidate, left-padded.
-        seqs, spans = [], []
-        for item in items:
-            for cand in item.candidates:
-                seqs.append(item.context + cand)
-                spans.append((len(item.context), len(cand)))
-        ids, mask = self._left_pad(seqs)
+            return self._next_token_batch(items, prefix)
+        # One row per (request, candidate): the context after the prefix, then the candidate.
+        skip = len(prefix)
+        seqs = [item.context[skip:] + cand for item in items for cand in item.candidates]
+        states, ids, mask = self._body(seqs, prefix)
         width = ids.shape[1]
-        rows, cols, targets, owner = [], [], [], []
-        for row, (ctx_len, cand_len) in enumerate(spans):
-            start = width - ctx_len - cand_len
-            for k in range(cand_len):  # logits at position p predict token p+1
-                rows.append(row)
-                cols.append(start + ctx_len - 1 + k)
-                targets.append(int(ids[row, start + ctx_len + k]))
-                owner.append(row)
-        logprobs = self._token_logprobs(ids, mask, rows, cols, targets)
-        per_row = torch.zeros(len(seqs), dtype=torch.float64)
-        per_row.index_add_(0, torch.tensor(owner, dtype=torch.long), logprobs.double().cpu())
-        out, row = [], 0
-        for item in items:
-            n = len(item.candidates)
+        rows, cols, targets, owners = [], [], [], []
+        row = 0
+        for n, item in enumerate(items):
+            ctx = item.context[skip:]
+            for j, cand in enumerate(item.candidates):
+                start = width - len(ctx) - len(cand)
+                for k, token in enumerate(cand):  # logits at position p predict token p+1
+                    rows.append(row)
+                    cols.append(start + len(ctx) - 1 + k)
+                    targets.append(token)
+                    owners.append((n, j))
+                if j == 0 and item.request.score_context:  # the context's own tokens, once
+                    for k in range(len(ctx) - 1):
+                        rows.append(row)
+                        cols.append(start + k)
+                        targets.append(ctx[k + 1])
+                        owners.append((n, -1))
+                row += 1
+        logprobs = self._gather_logprobs(states, rows, cols, targets).tolist()
+        sums: dict[tuple[int, int], float] = {}
+        for owner, value in zip(owners, logprobs, strict=True):
+            sums[owner] = sums.get(owner, 0.0) + value
+        out = []
+        for n, item in enumerate(items):
             response: Response = {
-                "logprobs": [float(x) for x in per_row[row : row + n]],
+                "logprobs": [sums.get((n, j), 0.0) for j in range(len(item.candidates))],
                 "num_tokens": [len(c) for c in item.candidates],
                 "context_tokens": len(item.context),
                 "truncated": item.truncated,
             }
             if item.request.score_context:
-                response.update(self._context_nll(item.context))
+                nll = -sums.get((n, -1), 0.0)
+                if prefix:  # the prefix's own tokens, and the first token after it
+                    state = self._prefix_state(prefix)
+                    nll += self._prefix_nll(state) - float(state.last_logp[item.context[skip]])
+                response["context_nll"] = nll
+                response["context_nll_tokens"] = max(len(item.context) - 1, 0)
             out.append(response)
-            row += n
-        self.tokens_in += int(mask.sum())
         return out
 
-    def _token_logprobs(
-        self, ids: torch.Tensor, mask: torch.Tensor, rows: list[int], cols: list[int],
-        targets: list[int],
+    def _gather_logprobs(
+        self, states: torch.Tensor, rows: list[int], cols: list[int], targets: list[int]
     ) -> torch.Tensor:
+        """log p(target) at each (row, col), computing logits only at those positions."""
         if not rows:
-            return torch.zeros(0)
-        logits = self._logits_at(ids, mask, torch.tensor(rows, device=self.device),
-                                 torch.tensor(cols, device=self.device))
-        logp = torch.log_softmax(logits, dim=-1)
-        return logp.gather(1, torch.tensor(targets, device=self.device)[:, None])[:, 0]
+            return torch.zeros(0, dtype=torch.float64)
+        index_rows = torch.tensor(rows, device=self.device)
+        index_cols = torch.tensor(cols, device=self.device)
+        logp = torch.log_softmax(self._project(states[index_rows, index_cols]), dim=-1)
+        picked = logp.gather(1, torch.tensor(targets, device=self.device)[:, None])[:, 0]
+        return picked.double().cpu()
 
-    def _context_nll(self, context: list[int]) -> Response:
-        nll = self._sequence_nll([context])[0]
-        return {"context_nll": nll["nll"], "context_nll_tokens": nll["num_tokens"]}
-
-    def _next_token_batch(self, items: list[Tokenized]) -> list[Response]:
-        ids, mask = self._left_pad([item.context for item in items])
-        last = torch.full((len(items),), ids.shape[1] - 1, device=self.device)
-        logits = self._logits_at(ids, mask, torch.arange(len(items), device=self.device), last)
-        logp = torch.log_softmax(logits, dim=-1).cpu()
-        self.tokens_in += int(mask.sum())
+    def _next_token_batch(
+        self, items: list[Tokenized], prefix: list[int] | tuple[int, ...] = ()
+    ) -> list[Response]:
+        skip = len(prefix)
+        states, _, _ = self._body([item.context[skip:] for item in items], prefix)
+        logp = torch.log_softmax(self._project(states[:, -1]), dim=-1).cpu()
         return [
             {
                 "logprobs": [float(logp[row, cand[0]]) for cand in item.candidates],
@@ -345,6 +413,27 @@ def _sample(logits: torch.Tensor, request: GenerateRequest, generator: torch.Gen
         keep[0] = True
         probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+class _PrefixState:
+    """A prefix's keys/values, last hidden states and next-token log-probs, kept between batches."""
+
+    def __init__(self, tokens: tuple[int, ...], cache: Any, hidden: torch.Tensor,
+                 last_logp: torch.Tensor) -> None:
+        self.tokens = tokens
+        self.layers = [(layer.keys, layer.values) for layer in cache.layers]
+        self.hidden = hidden  # (P, H): for the prefix's own NLL when a request asks for it
+        self.last_logp = last_logp  # log-probs of the token right after the prefix
+        self.nll: float | None = None
+
+    def expanded(self, rows: int, config: Any) -> Any:
+        """A fresh cache holding this prefix for ``rows`` rows (views, no copies until used)."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=config)
+        for index, (keys, values) in enumerate(self.layers):
+            cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), index)
+        return cache
 
 
 def _source(model: str, revision: str | None, trust_remote_code: bool) -> tuple[str, dict]:

@@ -157,11 +157,11 @@ def test_oom_with_auto_batch_size_halves_and_retries(tiny_model, qwen2_tokenizer
     real = backend._next_token_batch
     sizes = []
 
-    def flaky(items):
+    def flaky(items, prefix=()):
         sizes.append(len(items))
         if len(items) > 2:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(items)
+        return real(items, prefix)
 
     backend._next_token_batch = flaky
     requests = [LoglikelihoodRequest(p, (" A",), next_token=True) for p in PROMPTS]
@@ -175,9 +175,72 @@ def test_oom_with_fixed_batch_size_is_a_clear_error(tiny_model, qwen2_tokenizer)
 
     backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=4)
 
-    def boom(items):
+    def boom(items, prefix=()):
         raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
 
     backend._next_token_batch = boom
     with pytest.raises(OutOfMemoryError, match="try --batch-size 2"):
         list(backend.run([LoglikelihoodRequest("Q", (" A",), True)] * 4, progress=False))
+
+
+# ---- prefix reuse ------------------------------------------------------------------------------
+SHOTS = {
+    subject: f"The following are multiple choice questions (with answers) about {subject}.\n\n"
+    + "".join(f"Question: example {i} of {subject}?\nA. a\nB. b\nC. c\nD. d\nAnswer: A\n\n"
+              for i in range(3))
+    for subject in ("anatomy", "virology")
+}
+SHARED = [SHOTS[s] + f"Question: {q}\nA. x\nB. y\nC. z\nD. w\nAnswer:"
+          for s in SHOTS for q in ("Why?", "How many legs does a spider have?", "Which one")]
+
+
+def test_prefix_groups_share_exact_token_prefixes(backend):
+    from evaluate.backends.base import prefix_groups
+
+    items = [backend.tokenize(i, LoglikelihoodRequest(p, (" A",), True))
+             for i, p in enumerate(SHARED + ["short"])]
+    groups = prefix_groups(items, min_prefix=32)
+    sized = sorted((len(prefix), len(members)) for prefix, members in groups)
+    assert [m for _, m in sized] == [1, 3, 3] and sized[0][0] == 0  # "short" alone, no prefix
+    for prefix, members in groups:
+        for item in members:
+            assert item.context[: len(prefix)] == prefix and len(item.context) > len(prefix)
+
+
+def test_prefix_reuse_equals_full_prompts(tiny_model, qwen2_tokenizer):
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
+    assert "loglikelihood" in backend.prefix_kinds
+    computed = []
+    real = backend._prefix_state
+
+    def spy(prefix):
+        if backend._prefix is None or backend._prefix.tokens != tuple(prefix):
+            computed.append(len(prefix))
+        return real(prefix)
+
+    backend._prefix_state = spy
+    letters = (" A", " B", " C", " D")
+    requests = [LoglikelihoodRequest(p, letters, next_token=True) for p in SHARED]
+    got = dict(backend.run(requests, progress=False))
+    assert len(computed) == 2 and min(computed) > 32  # one prefix per subject, computed once
+    for i, prompt in enumerate(SHARED):
+        ref = _reference_logprobs(tiny_model, _ids(qwen2_tokenizer, prompt))[-1]
+        expected = [float(ref[_ids(qwen2_tokenizer, c)[0]]) for c in letters]
+        assert got[i]["logprobs"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_prefix_reuse_equals_full_prompts_for_continuations(tiny_model, qwen2_tokenizer):
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=4)
+    candidates = (" A", " B. because", " C")
+    requests = [LoglikelihoodRequest(p, candidates, score_context=True) for p in SHARED]
+    got = dict(backend.run(requests, progress=False))
+    no_prefix = HFBackend(tiny_model, qwen2_tokenizer, batch_size=1)
+    no_prefix.min_prefix_tokens = 0
+    plain = dict(no_prefix.run(requests, progress=False))
+    for i, prompt in enumerate(SHARED):
+        assert got[i]["logprobs"] == pytest.approx(plain[i]["logprobs"], abs=1e-3)
+        assert got[i]["context_nll"] == pytest.approx(plain[i]["context_nll"], abs=1e-3)
+        context = _ids(qwen2_tokenizer, prompt)
+        ref = _reference_logprobs(tiny_model, context)
+        ctx_nll = -sum(float(ref[k, t]) for k, t in enumerate(context[1:]))
+        assert got[i]["context_nll"] == pytest.approx(ctx_nll, abs=1e-3)
