@@ -3,6 +3,9 @@
     python -m evaluate --model M --task T[,T2...] [options]     run tasks on a model
     python -m evaluate --list-tasks                             every task, its protocol and data
     python -m evaluate rescore RUN_DIR [RUN_DIR...]             re-score without the model
+    python -m evaluate sweep configs/FILE.toml                  models x tasks x variants
+    python -m evaluate table RESULTS... [--plot F.png]          tables shaped like the reported
+    python -m evaluate gate --baseline FILE RESULTS...          fail on a regression beyond noise
     python -m evaluate cache info|clear                         the shared request cache
 
 Errors a user can fix (unknown task, missing or malformed data, bad model path, out of memory)
@@ -50,7 +53,44 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the shared request cache")
     parser.add_argument("--verbose", action="store_true", help="tracebacks on errors")
+    _context_arguments(parser)
     return parser
+
+
+def _context_arguments(parser: argparse.ArgumentParser) -> None:
+    """Context-extension knobs (evaluate/context.py); each run with them is its own variant."""
+    group = parser.add_argument_group("context extension (evaluate/context.py)")
+    group.add_argument("--dynamic-ntk", action="store_true",
+                       help="dynamic NTK RoPE base, original Qwen formula")
+    group.add_argument("--logn-attn", action="store_true",
+                       help="scale queries past the trained length by log(p)/log(n)")
+    group.add_argument("--window-attn", nargs="?", const="1:8", metavar="SCHEDULE",
+                       help="layer-wise window attention; SCHEDULE 'A:B' (windows from A to B "
+                       "times the trained length, low to high layers; default 1:8) or a comma "
+                       "list of per-layer token counts")
+    group.add_argument("--rope-scaling", metavar="JSON",
+                       help='transformers rope type, e.g. \'{"rope_type": "dynamic", '
+                       '"factor": 4}\'')
+    group.add_argument("--trained-length", type=int, metavar="N",
+                       help="the length the knobs treat as trained (default: the model config's)")
+
+
+def _context_options(args: argparse.Namespace) -> dict[str, object]:
+    options: dict[str, object] = {}
+    if args.dynamic_ntk:
+        options["dynamic_ntk"] = True
+    if args.logn_attn:
+        options["logn_attn"] = True
+    if args.window_attn:
+        options["window_attn"] = args.window_attn
+    if args.rope_scaling:
+        try:
+            options["rope_scaling"] = json.loads(args.rope_scaling)
+        except json.JSONDecodeError as exc:
+            raise EvaluateError(f"--rope-scaling is not valid JSON: {exc.msg}") from None
+    if args.trained_length is not None:
+        options["trained_length"] = args.trained_length
+    return options
 
 
 def _batch_size(text: str) -> int | str:
@@ -98,7 +138,7 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
 
     spec = ModelSpec(model=args.model, dtype=args.dtype, device=args.device,
                      revision=args.revision, trust_remote_code=args.trust_remote_code,
-                     batch_size=batch_size)
+                     batch_size=batch_size, options=_context_options(args))
     names = [name.strip() for name in args.task.split(",") if name.strip()]
     results = evaluate_model(spec, names, data_dir=args.data_dir, output=args.output,
                              limit=args.limit, seed=args.seed, progress=not args.no_progress,
@@ -106,6 +146,12 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
                              use_cache=not args.no_cache)
     print()
     print(markdown_table(results))
+    if any(r["task"].startswith("long_ppl") for r in results):  # the report's table shape
+        from evaluate.tasks.long_ppl import table_from_folder
+
+        table = table_from_folder(Path(args.output))
+        (Path(args.output) / "long_ppl.md").write_text(table + "\n", encoding="utf-8")
+        print(f"\n{table}\n(written to {Path(args.output) / 'long_ppl.md'})")
     for result in results:
         print(f"{result['task']}: {result['run_dir']}/results.json", file=sys.stderr)
     return 0
@@ -253,13 +299,14 @@ def command_gate(argv: list[str]) -> int:
 
     if bool(args.baseline) == bool(args.write_baseline):
         raise EvaluateError("give exactly one of --baseline FILE or --write-baseline FILE")
+    baseline = read_baseline(args.baseline) if args.baseline else None
     results = load_results(args.results)
-    if args.write_baseline:
+    if baseline is None:
         data = write_baseline(args.write_baseline, results, tolerance=args.tolerance or 0.0,
                               deterministic=args.deterministic)
         print(f"baseline: {args.write_baseline} ({', '.join(data['tasks'])})")
         return 0
-    verdicts = gate(read_baseline(args.baseline), results, alpha=args.alpha,
+    verdicts = gate(baseline, results, alpha=args.alpha,
                     tolerance=args.tolerance)
     print(report(verdicts))
     return 1 if any(v.failed for v in verdicts) else 0

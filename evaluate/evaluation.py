@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.data import DataDir
-from evaluate.embedded import gguf_path, is_embedded
+from evaluate.embedded import (
+    converted_dir,
+    converted_ready,
+    gguf_path,
+    is_embedded,
+    save_converted,
+)
 from evaluate.registry import get_task
 from evaluate.runner import RunOptions, run_task
 
@@ -71,11 +77,18 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
     wrapper: list[Any] = []  # the lazy backend, whose batch size a task may change
 
     def factory() -> HFBackend:
-        backend = HFBackend.load(path, dtype=spec.dtype, device=spec.device,
+        embedded = is_embedded(spec.model)
+        source = str(converted_dir()) if embedded and converted_ready() else path
+        backend = HFBackend.load(source, dtype=spec.dtype, device=spec.device,
                                  revision=spec.revision,
                                  trust_remote_code=spec.trust_remote_code,
                                  batch_size=wrapper[0].batch_size if wrapper else batch_size)
-        backend._identity.update(identity)
+        if embedded and source == path:
+            try:  # the next load reads the dequantised folder in seconds instead of a minute
+                save_converted(backend.model, backend.tokenizer)
+            except OSError as exc:
+                print(f"note: could not cache the dequantised model: {exc}", file=sys.stderr)
+        backend._identity = dict(identity)  # the GGUF's identity, whichever copy was read
         _apply_context(spec, backend)
         return backend
 

@@ -9,7 +9,8 @@ backend answers them. Nothing here is task-specific.
    each candidate is a whole continuation and the backend returns the summed log-probability of
    its tokens (perplexity-choice variants); ``score_context=True`` additionally returns the
    context's own negative log-likelihood, for whole-prompt perplexity.
-2. :class:`GenerateRequest` -- greedy generation until a stop string or a token limit.
+2. :class:`GenerateRequest` -- generation until a stop string or a token limit: greedy, or seeded
+   sampling (temperature / top-p) for pass@k.
 3. :class:`SequenceNLLRequest` -- the token-level negative log-likelihood of a whole text (or of
    given token ids, so a window of exactly L tokens stays exactly L tokens).
 
@@ -42,18 +43,40 @@ class LoglikelihoodRequest:
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """Greedy continuation of ``context``.
+    """Continuation of ``context``: greedy (``temperature == 0``) or seeded sampling.
 
     Decoding ends at an end-of-sequence token, after ``max_new_tokens``, or as soon as the text
     generated so far can no longer change once cut at ``stop`` (see :func:`stop_is_final`). The
     response holds the raw text up to that point; cutting is the task's job (:func:`cut_at_stops`).
+
+    With ``temperature > 0`` each token is drawn from the softmax of ``logits / temperature``,
+    restricted to the smallest set of most likely tokens whose probability reaches ``top_p``
+    (nucleus sampling), using a random generator seeded with ``seed`` and owned by this request
+    alone: the same request gives the same text whatever else shares its batch (up to the float
+    differences padding can make). n samples of one prompt are n requests with different seeds,
+    so each is cached and resumed on its own. The sampling fields are left out of
+    :func:`request_to_dict` (and so of the hash) while they hold their defaults, so greedy
+    requests keep the hashes they had before sampling existed.
     """
 
     context: str
     stop: tuple[str, ...] = ()
     max_new_tokens: int = 512
     max_context_tokens: int | None = None
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
     kind: str = field(default="generate", init=False)
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, not {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], not {self.top_p}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
 
 
 @dataclass(frozen=True)
@@ -78,9 +101,21 @@ _KINDS: dict[str, type] = {
 }
 
 
+# Fields added after requests were first hashed: omitted while at their default (hash stability).
+_OMIT_AT_DEFAULT = {"generate": {"temperature": 0.0, "top_p": 1.0, "seed": 0}}
+
+
 def request_to_dict(request: Request) -> dict[str, Any]:
-    """A JSON-able dict of the request (tuples become lists)."""
-    return dataclasses.asdict(request)
+    """A JSON-able dict of the request (tuples become lists).
+
+    Sampling fields of a generation request that hold their defaults are left out, so a greedy
+    request's dict and hash are what they were before those fields existed.
+    """
+    data = dataclasses.asdict(request)
+    for key, default in _OMIT_AT_DEFAULT.get(request.kind, {}).items():
+        if data.get(key) == default:
+            del data[key]
+    return data
 
 
 def request_from_dict(data: dict[str, Any]) -> Request:

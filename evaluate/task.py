@@ -101,6 +101,9 @@ class Task:
     # the same results as ``score`` applied one by one.
     score_many: Callable[[list[Doc], list[list[Response]]], list[Scored]] | None = None
     metric_note: str = ""  # e.g. "pass@1, greedy" for --list-tasks
+    # Optional: run-level facts computed from the per-sample records (pass@k over n samples, the
+    # sandbox's isolation report), written to results.json under "task_extra" by run and rescore.
+    results_extra: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
 
     def score_all(self, docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
         """Scores for many samples, in order (through ``score_many`` when the task has one)."""

@@ -47,15 +47,14 @@ def test_assembled_file_has_the_published_checksum(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_real_model_scores_far_above_chance_on_humaneval(tmp_path, data_dir):
+    """The README demo's subset (8 problems, seed 1234). Chance on HumanEval is ~0: a random or
+    broken model passes nothing; this model passes 6 of these 8 (EVALUATION.md)."""
     _parts_or_skip()
     pytest.importorskip("gguf")
-    from evaluate.backends.hf import HFBackend
-    from evaluate.registry import get_task
-    from evaluate.runner import RunOptions, run_task
+    from evaluate.evaluation import ModelSpec, evaluate_model
 
-    backend = HFBackend.load(str(embedded.gguf_path()), batch_size=4)
-    task = get_task("humaneval")
-    results = run_task(task, backend, __import__("evaluate").DataDir(data_dir), tmp_path,
-                       "embedded", RunOptions(limit=6, seed=7, progress=False))
-    # chance on HumanEval is ~0: a random or broken model passes nothing
-    assert results["metrics"]["pass@1"]["value"] >= 50.0, results["metrics"]
+    [results] = evaluate_model(ModelSpec("embedded", batch_size=8), ["humaneval"],
+                               data_dir=data_dir, output=tmp_path, limit=8, seed=1234,
+                               progress=False, use_cache=False)
+    assert results["samples"] == 8
+    assert results["metrics"]["pass@1"]["value"] >= 25.0, results["metrics"]

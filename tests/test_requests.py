@@ -77,3 +77,19 @@ def test_stop_is_final_needs_twice_the_longest_stop():
     assert not stop_is_final(prefix, stops)
     assert not stop_is_final("anything", ())
     assert stop_is_final("    return 1\n\nxxxxxxxxxxxxxxxx", ("\n\n",))
+
+
+def test_sampling_fields_keep_greedy_hashes_and_round_trip():
+    greedy = GenerateRequest("x", stop=("\n",), max_new_tokens=5)
+    assert set(request_to_dict(greedy)) == {"context", "stop", "max_new_tokens",
+                                            "max_context_tokens", "kind"}
+    sampled = [GenerateRequest("x", stop=("\n",), max_new_tokens=5, temperature=0.8, top_p=0.95,
+                               seed=s) for s in range(3)]
+    hashes = {request_hash(r) for r in sampled} | {request_hash(greedy)}
+    assert len(hashes) == 4
+    for request in sampled:
+        assert request_from_dict(request_to_dict(request)) == request
+    with pytest.raises(ValueError):
+        GenerateRequest("x", temperature=-1.0)
+    with pytest.raises(ValueError):
+        GenerateRequest("x", top_p=0.0)

@@ -244,3 +244,24 @@ def test_prefix_reuse_equals_full_prompts_for_continuations(tiny_model, qwen2_to
         ref = _reference_logprobs(tiny_model, context)
         ctx_nll = -sum(float(ref[k, t]) for k, t in enumerate(context[1:]))
         assert got[i]["context_nll"] == pytest.approx(ctx_nll, abs=1e-3)
+
+
+def test_seeded_sampling_is_deterministic_per_request(tiny_model, qwen2_tokenizer):
+    """Each sampling request draws from its own generator, seeded by the request: the same
+    request gives the same text alone or in a batch, other seeds give other texts, and with
+    top_p tiny sampling keeps only the most likely token (greedy)."""
+    def sampled(prompt, seed, top_p=1.0):
+        return GenerateRequest(prompt, max_new_tokens=10, temperature=1.0, top_p=top_p, seed=seed)
+
+    batch = [sampled(p, seed) for p in PROMPTS[:3] for seed in (0, 1, 2)]
+    many = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=9).run(batch, False))
+    again = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=4).run(batch[::-1], False))
+    alone = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=1).run(batch[:3], False))
+    assert [many[i]["text"] for i in range(9)] == [again[8 - i]["text"] for i in range(9)]
+    assert [alone[i]["text"] for i in range(3)] == [many[i]["text"] for i in range(3)]
+    assert len({many[i]["text"] for i in range(3)}) > 1  # seeds 0, 1, 2 of one prompt differ
+    greedy = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=3).run(
+        [GenerateRequest(p, max_new_tokens=10) for p in PROMPTS[:3]], False))
+    nucleus = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=3).run(
+        [sampled(p, 5, top_p=1e-6) for p in PROMPTS[:3]], False))
+    assert [nucleus[i]["text"] for i in range(3)] == [greedy[i]["text"] for i in range(3)]
