@@ -68,7 +68,9 @@ class HFBackend(Backend):
         self._keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
         self.split_head = self._check_split_head()
         # Shared few-shot prefixes are computed once (needs the LM head split off the body).
-        self.prefix_kinds = frozenset({"loglikelihood"}) if self.split_head else frozenset()
+        self.prefix_kinds = (
+            frozenset({"loglikelihood", "generate"}) if self.split_head else frozenset()
+        )
         self._prefix: _PrefixState | None = None
 
     # ---- loading ---------------------------------------------------------------------------
@@ -299,17 +301,24 @@ class HFBackend(Backend):
 
     # ---- request kind 2: generation (greedy or seeded sampling) ----------------------------
     @torch.inference_mode()
-    def _generate_batch(self, items: list[Tokenized]) -> list[Response]:
+    def _generate_batch(
+        self, items: list[Tokenized], prefix: list[int] | tuple[int, ...] = ()
+    ) -> list[Response]:
         from transformers import DynamicCache
 
         requests: list[GenerateRequest] = [item.request for item in items]  # type: ignore[misc]
-        ids, mask = self._left_pad([item.context for item in items])
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache()
+        skip = len(prefix)
+        ids, mask = self._left_pad([item.context[skip:] for item in items])
+        positions = skip + (mask.cumsum(-1) - 1).clamp(min=0)
+        if prefix:  # the shared few-shot prefix's keys/values, computed once for all batches
+            cache = self._prefix_state(prefix).expanded(len(items), self.model.config)
+            step_mask = torch.cat([mask.new_ones(len(items), skip), mask], dim=1)
+        else:
+            cache, step_mask = DynamicCache(), mask
         active = list(range(len(items)))  # original rows still decoding, in cache order
         generated: list[list[int]] = [[] for _ in items]
         finish = ["length"] * len(items)
-        step_input, step_mask, step_pos = ids, mask, positions
+        step_input, step_pos = ids, positions
         limit = max(r.max_new_tokens for r in requests)
         # One random generator per sampling request, seeded from the request alone.
         generators = {row: torch.Generator(device="cpu").manual_seed(r.seed)

@@ -265,3 +265,14 @@ def test_seeded_sampling_is_deterministic_per_request(tiny_model, qwen2_tokenize
     nucleus = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=3).run(
         [sampled(p, 5, top_p=1e-6) for p in PROMPTS[:3]], False))
     assert [nucleus[i]["text"] for i in range(3)] == [greedy[i]["text"] for i in range(3)]
+
+
+def test_prefix_reuse_in_generation_equals_single_sequences(tiny_model, qwen2_tokenizer):
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
+    assert "generate" in backend.prefix_kinds
+    requests = [GenerateRequest(p, stop=(), max_new_tokens=10) for p in SHARED]
+    got = dict(backend.run(requests, progress=False))
+    assert backend._prefix is not None  # a shared prefix was used
+    for i, prompt in enumerate(SHARED):
+        ref = _reference_greedy(tiny_model, _ids(qwen2_tokenizer, prompt), 10, backend.eos_ids)
+        assert got[i]["text"] == qwen2_tokenizer.decode(ref)
