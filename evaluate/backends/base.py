@@ -28,6 +28,7 @@ from evaluate.requests import (
 )
 
 AUTO_START_BATCH = {"cpu": 8, "cuda": 64}
+AUTO_MAX_BATCH = 1024
 
 
 class CandidateTokenError(EvaluateError, ValueError):
@@ -91,6 +92,7 @@ class Backend(ABC):
     # the batch starts with, which the backend may compute once and reuse (see prefix_groups).
     prefix_kinds: frozenset[str] = frozenset()
     min_prefix_tokens = 32
+    _auto_size: int | None = None  # what batch_size="auto" has learned so far
 
     def _is_oom(self, exc: BaseException) -> bool:
         return isinstance(exc, MemoryError)
@@ -176,8 +178,21 @@ class Backend(ABC):
         items: list[Tokenized],
         handler: Callable[[list[Tokenized]], list[Response]],
     ) -> Iterator[tuple[list[Tokenized], list[Response]]]:
+        """Cut ``items`` (sorted longest first) into batches and answer them.
+
+        With ``batch_size="auto"`` the size starts at :data:`AUTO_START_BATCH` (or what earlier
+        calls learned), halves and retries the same items on out-of-memory, and doubles after a
+        full batch that used less than half the device's memory (:meth:`_memory_headroom`;
+        never on the CPU), up to :data:`AUTO_MAX_BATCH`. A failed batch is retried whole, so no
+        request is lost or answered twice; batch composition changes results only by float
+        rounding, which the equality tests bound.
+        """
         auto = self.batch_size == "auto"
-        size = AUTO_START_BATCH.get(self.device_type, 8) if auto else int(self.batch_size)
+        if auto:
+            size = self._auto_size or AUTO_START_BATCH.get(self.device_type, 8)
+        else:
+            size = int(self.batch_size)
+        ceiling = AUTO_MAX_BATCH
         start = 0
         while start < len(items):
             batch = items[start : start + size]
@@ -189,6 +204,8 @@ class Backend(ABC):
                 self._after_oom()
                 if auto and size > 1:
                     size //= 2
+                    ceiling = size  # never grow back into the size that failed
+                    self._auto_size = size
                     continue
                 raise OutOfMemoryError(
                     f"out of memory at batch size {size} on {self.device_type} "
@@ -197,6 +214,13 @@ class Backend(ABC):
                 ) from exc
             yield batch, responses
             start += len(batch)
+            if auto and len(batch) == size and size * 2 <= ceiling and self._memory_headroom():
+                size *= 2
+                self._auto_size = size
+
+    def _memory_headroom(self) -> bool:
+        """Did the last batch use less than half the device's memory? (False: never grow.)"""
+        return False
 
 
 def prefix_groups(

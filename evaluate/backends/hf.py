@@ -120,6 +120,15 @@ class HFBackend(Backend):
     def _after_oom(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def _memory_headroom(self) -> bool:
+        """On a GPU: the peak since the last check stayed under half the device's memory."""
+        if self.device.type != "cuda":
+            return False
+        peak = torch.cuda.max_memory_allocated(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        return peak < 0.5 * torch.cuda.get_device_properties(self.device).total_memory
 
     # ---- model pieces ----------------------------------------------------------------------
     def _check_split_head(self) -> bool:

@@ -276,3 +276,26 @@ def test_prefix_reuse_in_generation_equals_single_sequences(tiny_model, qwen2_to
     for i, prompt in enumerate(SHARED):
         ref = _reference_greedy(tiny_model, _ids(qwen2_tokenizer, prompt), 10, backend.eos_ids)
         assert got[i]["text"] == qwen2_tokenizer.decode(ref)
+
+
+def test_auto_batch_grows_with_headroom_and_never_past_a_failure(tiny_model, qwen2_tokenizer):
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size="auto")
+    backend._memory_headroom = lambda: True  # as a GPU with room to spare would say
+    real = backend._next_token_batch
+    sizes = []
+
+    def limited(items, prefix=()):
+        sizes.append(len(items))
+        if len(items) > 16:  # pretend 17+ rows do not fit
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(items, prefix)
+
+    backend._next_token_batch = limited
+    prompts = [f"question number {i}: " + "word " * (i % 7) for i in range(100)]
+    requests = [LoglikelihoodRequest(p, (" A", " B"), next_token=True) for p in prompts]
+    got = dict(backend.run(requests, progress=False))
+    assert sorted(got) == list(range(100))  # nothing lost, nothing twice
+    assert sizes[:3] == [8, 16, 32] and 32 not in sizes[3:] and max(sizes[3:]) == 16
+    plain = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=1).run(requests, False))
+    for i in got:
+        assert got[i]["logprobs"] == pytest.approx(plain[i]["logprobs"], abs=1e-4)
