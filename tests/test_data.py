@@ -1,0 +1,51 @@
+"""The data dir: file hashes, readable errors, and the hub fallback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evaluate import data as data_module
+from evaluate.data import DataDir, sha256_file
+from evaluate.errors import MalformedDataError, MissingDataError
+
+
+def test_files_read_are_hashed(tmp_path):
+    (tmp_path / "gsm8k").mkdir()
+    path = tmp_path / "gsm8k" / "test.jsonl"
+    path.write_text('{"question": "q", "answer": "#### 1"}\n')
+    data = DataDir(tmp_path)
+    assert data.read_jsonl("gsm8k/test.jsonl") == [{"question": "q", "answer": "#### 1"}]
+    assert data.files_read == {"gsm8k/test.jsonl": sha256_file(path)}
+
+
+def test_malformed_jsonl_names_file_and_line(tmp_path):
+    (tmp_path / "x.jsonl").write_text('{"a": 1}\n[1, 2]\n')
+    with pytest.raises(MalformedDataError, match=r"x.jsonl:2: expected a JSON object"):
+        DataDir(tmp_path).read_jsonl("x.jsonl")
+
+
+def test_missing_file_offline_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(MissingDataError, match="grade-school-math.*could not be fetched"):
+        DataDir(tmp_path).path("gsm8k/test.jsonl")
+
+
+def test_hub_copy_is_written_in_release_layout(tmp_path, monkeypatch):
+    """The conversion from a hub dataset (here a local datasets.Dataset) to the release file."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("EVALUATE_CACHE", str(tmp_path / "cache"))
+    rows = datasets.Dataset.from_list([{"question": "1+1?", "answer": "2 #### 2"}])
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset",
+                        lambda *args, **kwargs: calls.append((args, kwargs)) or rows)
+    data = DataDir(tmp_path / "empty")
+    path = data.path("gsm8k/test.jsonl")
+    assert calls == [(("openai/gsm8k", "main"), {"split": "test"})]
+    assert [json.loads(x) for x in path.read_text().splitlines()] == [
+        {"question": "1+1?", "answer": "2 #### 2"}]
+    assert list(data.files_read) == ["gsm8k/test.jsonl (from hub:openai/gsm8k/main/test)"]
+    assert data_module.from_hub("gsm8k/test.jsonl")[0] == path and len(calls) == 1  # cached
