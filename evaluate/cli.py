@@ -23,8 +23,6 @@ from pathlib import Path
 
 from evaluate.errors import EvaluateError
 
-SUBCOMMANDS = ("run", "rescore")
-
 
 def _run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -54,7 +52,38 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="neither read nor write the shared request cache")
     parser.add_argument("--verbose", action="store_true", help="tracebacks on errors")
     _context_arguments(parser)
+    _scale_arguments(parser)
     return parser
+
+
+def _scale_arguments(parser: argparse.ArgumentParser) -> None:
+    """Models larger than a GPU: device_map sharding, or a completions server (openai backend)."""
+    group = parser.add_argument_group("scale out (README: Scale out)")
+    group.add_argument("--backend", default="transformers", choices=["transformers", "openai"],
+                       help="transformers (default) or openai: an OpenAI-compatible completions "
+                       "server (vLLM, SGLang, llama.cpp) serving --model")
+    group.add_argument("--device-map", metavar="MAP",
+                       help="Transformers device_map, e.g. auto: spread the layers over GPUs")
+    group.add_argument("--base-url", help="openai backend: the server, e.g. "
+                       "http://localhost:8000/v1")
+    group.add_argument("--api-key-env", metavar="VAR",
+                       help="openai backend: environment variable holding the API key")
+    group.add_argument("--concurrency", type=int, default=8,
+                       help="openai backend: requests in flight at once (default 8)")
+    group.add_argument("--tokenizer", help="openai backend: the served model's tokenizer (folder "
+                       "or hub id); needed for log-likelihood tasks")
+    group.add_argument("--request-timeout", type=float, default=600,
+                       help="openai backend: seconds per request before a retry (default 600)")
+
+
+def _server_options(args: argparse.Namespace) -> dict[str, object]:
+    if args.backend != "openai":
+        return {}
+    if args.concurrency < 1:
+        raise EvaluateError(f"--concurrency must be at least 1, not {args.concurrency}")
+    return {"base_url": args.base_url, "api_key_env": args.api_key_env,
+            "concurrency": args.concurrency, "tokenizer": args.tokenizer,
+            "timeout": args.request_timeout}
 
 
 def _context_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,12 +167,18 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
 
     spec = ModelSpec(model=args.model, dtype=args.dtype, device=args.device,
                      revision=args.revision, trust_remote_code=args.trust_remote_code,
-                     batch_size=batch_size, options=_context_options(args))
+                     batch_size=batch_size, options=_context_options(args),
+                     backend=args.backend, device_map=args.device_map,
+                     server=_server_options(args))
     names = [name.strip() for name in args.task.split(",") if name.strip()]
     results = evaluate_model(spec, names, data_dir=args.data_dir, output=args.output,
                              limit=args.limit, seed=args.seed, progress=not args.no_progress,
                              command=["python", "-m", "evaluate", *argv],
                              use_cache=not args.no_cache)
+    from evaluate.distributed import world
+
+    if not world().main:  # data parallel: rank 0 reports
+        return 0
     print()
     print(markdown_table(results))
     if any(r["task"].startswith("long_ppl") for r in results):  # the report's table shape
@@ -332,18 +367,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv or os.environ.get("EVALUATE_VERBOSE") == "1"
     try:
-        if argv and argv[0] == "rescore":
-            return command_rescore(argv[1:])
-        if argv and argv[0] == "cache":
-            return command_cache(argv[1:])
-        if argv and argv[0] == "sweep":
-            return command_sweep(argv[1:])
-        if argv and argv[0] == "table":
-            return command_table(argv[1:])
-        if argv and argv[0] == "gate":
-            return command_gate(argv[1:])
-        if argv and argv[0] == "score-completions":
-            return command_score_completions(argv[1:])
+        subcommands = {
+            "rescore": command_rescore, "cache": command_cache, "sweep": command_sweep,
+            "table": command_table, "gate": command_gate,
+            "score-completions": command_score_completions,
+        }
+        if argv and argv[0] in subcommands:
+            return subcommands[argv[0]](argv[1:])
         if argv and argv[0] == "run":
             argv = argv[1:]
         args = _run_parser().parse_args(argv)
