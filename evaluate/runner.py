@@ -28,9 +28,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from evaluate import distributed
 from evaluate.backends.base import Backend
 from evaluate.cache import RequestCache, model_fingerprint
 from evaluate.data import DataDir
+from evaluate.errors import EvaluateError
 from evaluate.metrics import aggregate
 from evaluate.provenance import environment
 from evaluate.registry import get_task
@@ -152,6 +154,84 @@ def execute(
     return done
 
 
+class RankFailedError(EvaluateError):
+    """A data-parallel rank's work raised; the finished responses of every rank are kept."""
+
+
+def shard_path(run_dir: Path, rank: int) -> Path:
+    return run_dir / f"responses.rank{rank}.jsonl"
+
+
+def execute_sharded(
+    records: list[dict[str, Any]], backend: Backend, run_dir: Path, progress: bool, desc: str,
+    cache: RequestCache | None, current: distributed.World,
+) -> dict[str, Response]:
+    """:func:`execute` for one rank of a data-parallel run (see :mod:`evaluate.distributed`).
+
+    The requests not in the run's responses file are dealt round-robin in plan order; this rank
+    answers its share into ``responses.rank<R>.jsonl``. After every rank is done (or failed),
+    rank 0 appends the shares to ``responses.jsonl`` in rank order; a failed rank then fails
+    every rank with a :class:`RankFailedError`. Returns the merged responses (on every rank).
+    """
+    if current.main:
+        merge_shards(run_dir)  # shares a killed run left behind
+    distributed.barrier()
+    done = read_responses(run_dir / RESPONSES)
+    pending: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for spec in record["requests"]:
+            if spec["hash"] not in done:
+                pending.setdefault(spec["hash"], spec)
+    mine = distributed.shard(list(pending), current)
+    error: str | None = None
+    try:
+        execute([{"requests": [pending[key] for key in mine]}], backend,
+                shard_path(run_dir, current.rank), progress,
+                f"{desc} [rank {current.rank}/{current.size}]", cache)
+    except Exception as exc:  # reported to every rank below, then raised everywhere
+        error = " ".join(f"{type(exc).__name__}: {exc}".split())
+    errors = distributed.gather(error)
+    if current.main:
+        merge_shards(run_dir)
+    distributed.barrier()
+    failed = [(rank, text) for rank, text in enumerate(errors) if text]
+    if failed:
+        rank, text = failed[0]
+        more = f" (and {len(failed) - 1} more rank(s))" if len(failed) > 1 else ""
+        raise RankFailedError(f"rank {rank} of {current.size} failed: {text}{more}; finished "
+                              "responses are kept: run the same command to resume")
+    return read_responses(run_dir / RESPONSES)
+
+
+def merge_shards(run_dir: Path) -> None:
+    """Append every ``responses.rank<R>.jsonl`` to ``responses.jsonl`` in rank order; remove them.
+
+    Torn last lines (a killed rank) are dropped; a response already present is not repeated.
+    """
+    shards = sorted(run_dir.glob("responses.rank*.jsonl"),
+                    key=lambda path: int(path.name.split(".")[1].removeprefix("rank")))
+    if not shards:
+        return
+    target = run_dir / RESPONSES
+    seen = set(read_responses(target))
+    _truncate_torn_tail(target)
+    with open(target, "a", encoding="utf-8") as sink:
+        for path in shards:
+            _truncate_torn_tail(path)
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    key = json.loads(line)["hash"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue
+                if key not in seen:
+                    seen.add(key)
+                    sink.write(line + "\n")
+        sink.flush()
+        os.fsync(sink.fileno())
+    for path in shards:
+        path.unlink()
+
+
 def _truncate_torn_tail(path: Path) -> None:
     """Drop a last line without its newline (a write cut off by a kill) before appending."""
     if not path.is_file() or path.stat().st_size == 0:
@@ -206,8 +286,13 @@ def run_task(
     If the run folder already holds a run with the same protocol, model and options, finished
     responses are reused (a killed run resumes). On any failure the finished samples are still
     scored and written (``results.json`` then says ``"complete": false``) before re-raising.
+
+    Under ``torchrun``/``accelerate launch`` (a process group is initialised), each rank answers
+    its share of the requests (:func:`execute_sharded`) and rank 0 alone writes the plan, samples
+    and results -- the same records a single process writes. Every rank returns the results.
     """
     start = time.time()
+    current = distributed.world()
     run_dir = run_dir_for(output, model_label, task.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     key = {
@@ -217,19 +302,56 @@ def run_task(
         "limit": options.limit,
         "seed": options.seed,
     }
-    _reset_if_changed(run_dir, key)
+    if current.main:
+        _reset_if_changed(run_dir, key)
     records = plan(task, data, options)
-    _write_jsonl(run_dir / PLAN, records)
+    if current.main:
+        _write_jsonl(run_dir / PLAN, records)
     tokens_before = (backend.tokens_in, backend.tokens_out)
     responses: dict[str, Response] = {}
     error: BaseException | None = None
     cache = RequestCache() if options.use_cache else None
     try:
-        responses = execute(records, backend, run_dir / RESPONSES, options.progress,
-                            f"{task.name}: model", cache)
+        if current.active:
+            responses = execute_sharded(records, backend, run_dir, options.progress,
+                                        f"{task.name}: model", cache, current)
+        else:
+            responses = execute(records, backend, run_dir / RESPONSES, options.progress,
+                                f"{task.name}: model", cache)
     except BaseException as exc:  # keep finished work, then re-raise
         error = exc
         responses = read_responses(run_dir / RESPONSES)
+    tokens = (backend.tokens_in - tokens_before[0], backend.tokens_out - tokens_before[1])
+    if current.active:  # every rank reaches this, failed or not
+        counts = distributed.gather(tokens)
+        tokens = (sum(c[0] for c in counts), sum(c[1] for c in counts))
+        if not current.main:
+            if cache is not None:
+                cache.close()
+            results = distributed.broadcast(None)
+            if error is not None:
+                raise error
+            return results
+    results: dict[str, Any] | None = None
+    try:
+        results = _write_run(task, records, responses, run_dir, data, backend, options, start,
+                             tokens, command, error, current)
+    finally:
+        if current.active:  # rank 0's results for every rank (None if writing them failed)
+            distributed.broadcast(results)
+        if cache is not None:
+            cache.close()
+    if error is not None:
+        raise error
+    return results
+
+
+def _write_run(
+    task: Task, records: list[dict[str, Any]], responses: dict[str, Response], run_dir: Path,
+    data: DataDir, backend: Backend, options: RunOptions, start: float, tokens: tuple[int, int],
+    command: list[str] | None, error: BaseException | None, current: distributed.World,
+) -> dict[str, Any]:
+    """Score and write ``samples.jsonl`` and ``results.json``; returns the results."""
     samples = score(task, records, responses)
     _write_jsonl(run_dir / SAMPLES, samples)
     results = build_results(task, samples, len(records))
@@ -244,21 +366,16 @@ def run_task(
         "limit": options.limit,
         "seed": options.seed,
         "wall_time_s": round(time.time() - start, 3),
-        "tokens": {
-            "prompt": backend.tokens_in - tokens_before[0],
-            "generated": backend.tokens_out - tokens_before[1],
-        },
+        "tokens": {"prompt": tokens[0], "generated": tokens[1]},
         "environment": environment(),
         "command": command,
     })
     if error is not None:
         results["complete"] = False
         results["error"] = f"{type(error).__name__}: {error}"
+    if current.active:
+        results["world_size"] = current.size
     _write_json(run_dir / RESULTS, results)
-    if cache is not None:
-        cache.close()
-    if error is not None:
-        raise error
     return results
 
 
@@ -318,6 +435,8 @@ def _reset_if_changed(run_dir: Path, key: dict[str, Any]) -> None:
             pass
     for name in (PLAN, RESPONSES, SAMPLES, RESULTS):
         (run_dir / name).unlink(missing_ok=True)
+    for leftover in run_dir.glob("responses.rank*.jsonl"):  # a data-parallel run's shares
+        leftover.unlink()
     _write_json(key_path, key)
 
 

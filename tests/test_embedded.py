@@ -58,3 +58,27 @@ def test_real_model_scores_far_above_chance_on_humaneval(tmp_path, data_dir):
                                progress=False, use_cache=False)
     assert results["samples"] == 8
     assert results["metrics"]["pass@1"]["value"] >= 25.0, results["metrics"]
+
+
+@pytest.mark.slow
+def test_real_model_fast_path_equals_batch_one_full_prompts(data_dir):
+    """Prefix reuse + batching on the real 0.5B model equals running each full prompt alone."""
+    _parts_or_skip()
+    pytest.importorskip("gguf")
+    from evaluate.data import DataDir
+    from evaluate.evaluation import ModelSpec, load_backend
+    from evaluate.registry import get_task
+
+    fast = load_backend(ModelSpec("embedded", batch_size=8))
+    docs = [d for d in get_task("mmlu").load(DataDir(data_dir))
+            if d.meta["subject"] == "high_school_geography"][:12]
+    requests = [r for d in docs for r in get_task("mmlu").build(d)]
+    got = dict(fast.run(requests, progress=False))
+    assert fast._prefix is not None  # the subject's 5-shot prefix was shared
+    slow = load_backend(ModelSpec("embedded", batch_size=1))
+    slow.min_prefix_tokens = 0  # no prefix reuse: every full prompt alone
+    reference = dict(slow.run(requests, progress=False))
+    for i in reference:
+        assert got[i]["logprobs"] == pytest.approx(reference[i]["logprobs"], abs=2e-3)
+        pick = max(range(4), key=lambda k: got[i]["logprobs"][k])
+        assert pick == max(range(4), key=lambda k: reference[i]["logprobs"][k])

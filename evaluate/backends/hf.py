@@ -61,7 +61,7 @@ class HFBackend(Backend):
         super().__init__(batch_size)
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.device = next(model.parameters()).device
+        self.device = _input_device(model)
         self._identity = identity or {}
         self.eos_ids = _eos_ids(model, tokenizer)
         self.pad_id = _pad_id(tokenizer, self.eos_ids)
@@ -83,8 +83,13 @@ class HFBackend(Backend):
         revision: str | None = None,
         trust_remote_code: bool = False,
         batch_size: int | str = 1,
+        device_map: str | None = None,
     ) -> HFBackend:
-        """Load a local folder, a hub id (when online), or a ``.gguf`` file."""
+        """Load a local folder, a hub id (when online), or a ``.gguf`` file.
+
+        With ``device_map`` (``"auto"``: Transformers/Accelerate spread the layers over every
+        visible GPU, then the CPU) the model is not moved; inputs go to its embedding layer.
+        """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         identity = describe(model, dtype, device, revision, trust_remote_code)
@@ -93,11 +98,13 @@ class HFBackend(Backend):
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             net = AutoModelForCausalLM.from_pretrained(
                 source, dtype=resolve_dtype(dtype, identity["device"]),
-                attn_implementation="sdpa", **kwargs,
+                attn_implementation="sdpa",
+                **({"device_map": device_map} if device_map else {}), **kwargs,
             )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"could not load model {model!r}: {_first_line(exc)}") from exc
-        net.to(identity["device"])
+        if not device_map:
+            net.to(identity["device"])
         return cls(net, tokenizer, batch_size=batch_size, identity=identity)
 
     # ---- Backend basics --------------------------------------------------------------------
@@ -286,10 +293,10 @@ class HFBackend(Backend):
         """log p(target) at each (row, col), computing logits only at those positions."""
         if not rows:
             return torch.zeros(0, dtype=torch.float64)
-        index_rows = torch.tensor(rows, device=self.device)
-        index_cols = torch.tensor(cols, device=self.device)
+        index_rows = torch.tensor(rows, device=states.device)  # the last layer's device
+        index_cols = torch.tensor(cols, device=states.device)
         logp = torch.log_softmax(self._project(states[index_rows, index_cols]), dim=-1)
-        picked = logp.gather(1, torch.tensor(targets, device=self.device)[:, None])[:, 0]
+        picked = logp.gather(1, torch.tensor(targets, device=logp.device)[:, None])[:, 0]
         return picked.double().cpu()
 
     def _next_token_batch(
@@ -407,10 +414,10 @@ class HFBackend(Backend):
             stop = min(width - 1, start + NLL_CHUNK_TOKENS)
             chunk = hidden[:, start:stop]
             logits = (head(chunk) if head is not None else chunk).float()
-            targets = ids[:, start + 1 : stop + 1]
-            valid = mask[:, start + 1 : stop + 1].bool()
+            targets = ids[:, start + 1 : stop + 1].to(logits.device)  # device_map: head's device
+            valid = mask[:, start + 1 : stop + 1].bool().to(logits.device)
             nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-            total += (nll * valid).double().sum(dim=1)
+            total += (nll * valid).double().sum(dim=1).to(total.device)
         return [
             {"nll": float(total[row]), "num_tokens": max(len(seq) - 1, 0)}
             for row, seq in enumerate(seqs)
@@ -582,6 +589,14 @@ def _pad_id(tokenizer: Any, eos_ids: set[int]) -> int:
     if tokenizer.pad_token_id is not None:
         return int(tokenizer.pad_token_id)
     return min(eos_ids) if eos_ids else 0
+
+
+def _input_device(model: Any) -> torch.device:
+    """Where inputs go: the embedding layer's device (layers may be spread by a device_map)."""
+    try:
+        return model.get_input_embeddings().weight.device
+    except (AttributeError, NotImplementedError):
+        return next(model.parameters()).device
 
 
 def _attn_impl(model: Any) -> str:

@@ -1,0 +1,433 @@
+"""The ``openai`` backend: any OpenAI-compatible *completions* server (vLLM, SGLang, llama.cpp).
+
+Models too big for one GPU are served by an engine built for it (vLLM with tensor parallelism,
+say) and evaluated through its ``/v1/completions`` endpoint -- never the chat endpoint, whose
+template would change every prompt. How each request kind is answered:
+
+- **generate**: ``prompt`` (the text, or token ids when the context was truncated),
+  ``max_tokens``, ``stop`` and ``temperature`` 0 for greedy (seeded ``temperature``/``top_p``
+  for sampling). The task cuts the returned text post hoc, as with every backend.
+- **loglikelihood**: one request per candidate with ``prompt`` = context tokens + candidate
+  tokens, ``echo=true``, ``logprobs=1``, ``max_tokens=1``; the server returns the log-probability
+  of every prompt token, and the candidate's are summed (the generated token is ignored). This is
+  exact, also for next-token choices: no top-K cut-off can drop a candidate. The context's own
+  log-probabilities come from the same response when ``score_context`` asks for them.
+- **sequence_nll**: ``prompt`` = the token ids, ``echo=true``, ``logprobs=1``, ``max_tokens=1``.
+
+Prompts for log-likelihood requests are sent as token ids, so the server scores exactly the
+tokens this harness chose; that needs the model's tokenizer here (``tokenizer=``, a local folder
+or hub id). It is checked once against the server (the server's prompt token count of a probe
+text must equal ours). A server without prompt log-probabilities (``transformers serve``) serves
+generation only; a log-likelihood request then fails with one line saying so.
+
+Requests run concurrently (a bounded thread pool) and each response is yielded as it completes,
+so the runner persists it at once; connection errors, timeouts, 429 and 5xx are retried with
+exponential backoff, so a server restart mid-run loses nothing (and a run that still fails
+resumes from its responses file and the request cache).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from evaluate.backends.base import Backend, Tokenized
+from evaluate.errors import EvaluateError, ModelLoadError
+from evaluate.requests import (
+    GenerateRequest,
+    LoglikelihoodRequest,
+    Request,
+    Response,
+    SequenceNLLRequest,
+)
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+TOKENIZER_PROBE = (
+    "def fibonacci(n):\n    return n if n < 2 else fibonacci(n - 1) + fibonacci(n - 2)\n"
+)
+
+
+class ServerError(EvaluateError):
+    """The server refused a request, or could not be reached after every retry."""
+
+
+class UnsupportedRequestError(EvaluateError):
+    """A request kind this server (or this backend's configuration) cannot answer."""
+
+
+class OpenAIBackend(Backend):
+    """Answers requests through an OpenAI-compatible ``/v1/completions`` server."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        tokenizer: str | None = None,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 600.0,
+        max_retries: int = 8,
+        backoff: float = 1.0,
+        trust_remote_code: bool = False,
+    ) -> None:
+        super().__init__(batch_size=concurrency)
+        if concurrency < 1:
+            raise EvaluateError(f"--concurrency must be at least 1, not {concurrency}")
+        self.base_url = normalise_base_url(base_url)
+        self.label = model
+        self.api_key = api_key
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.tokenizer_name = tokenizer
+        self._tokenizer: Any = None
+        self._tokenizer_checked = False
+        self._logprobs_checked = False
+        self._trust_remote_code = trust_remote_code
+        self.server_models = self._list_models()
+        self.served_model = self._pick_served_model(model)
+        self._identity: dict[str, Any] = {
+            "model": model,
+            "served_model": self.served_model,
+            "server_models": self.server_models,
+            "tokenizer": tokenizer,
+            "device": self.base_url,  # where it runs: not part of the cache fingerprint
+        }
+
+    # ---- identity ------------------------------------------------------------------------------
+    def _list_models(self) -> list[str] | None:
+        """The ids of ``GET /v1/models``; None when the server does not answer it."""
+        try:
+            data = self._request("GET", "/models", None, retries=2)
+        except ServerError:
+            return None
+        ids = [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
+        return ids or None
+
+    def _pick_served_model(self, model: str) -> str:
+        """The model id to send: ``model`` when served, else the server's only model."""
+        if self.server_models is None or model in self.server_models:
+            return model
+        if len(self.server_models) == 1:
+            return self.server_models[0]
+        raise ModelLoadError(
+            f"server {self.base_url} serves {', '.join(self.server_models)}, not {model!r}; "
+            "pass one of those as --model"
+        )
+
+    def identity(self) -> dict[str, Any]:
+        return {**self._identity, "backend": self.name}
+
+    @property
+    def device_type(self) -> str:
+        return "server"
+
+    # ---- tokenizer -----------------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            if not self.tokenizer_name:
+                raise UnsupportedRequestError(
+                    "this task needs the model's tokenizer (log-likelihoods, truncated or "
+                    "token-id prompts); give the openai backend --tokenizer PATH_OR_HUB_ID"
+                )
+            from transformers import AutoTokenizer
+
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(
+                    self.tokenizer_name, trust_remote_code=self._trust_remote_code)
+            except (OSError, ValueError) as exc:
+                raise ModelLoadError(
+                    f"could not load tokenizer {self.tokenizer_name!r}: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+                ) from exc
+        return self._tokenizer
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def check_tokenizer(self) -> None:
+        """Once: the server must count the probe text's tokens as our tokenizer does."""
+        if self._tokenizer_checked:
+            return
+        ours = len(self.encode(TOKENIZER_PROBE))
+        data = self._completion({"prompt": TOKENIZER_PROBE, "max_tokens": 1, "temperature": 0})
+        theirs = (data.get("usage") or {}).get("prompt_tokens")
+        if theirs is not None and int(theirs) != ours:
+            raise ModelLoadError(
+                f"tokenizer {self.tokenizer_name!r} gives {ours} tokens for a probe text, the "
+                f"server at {self.base_url} counts {theirs}: not the served model's tokenizer "
+                "(or the server adds a BOS token)"
+            )
+        self._tokenizer_checked = True
+
+    def check_prompt_logprobs(self) -> None:
+        """Once: token-id prompts are accepted, and echoed log-probabilities are aligned.
+
+        The greedy next token ``g`` after a probe prompt, with its log-probability from a plain
+        completion, must get the same log-probability as the last token of the echoed prompt
+        ``probe + g``. llama-cpp-python's server (0.3.16) takes text prompts only (and its echoed
+        values, read by hand, are shifted by one position), so it serves generation only.
+        """
+        if self._logprobs_checked:
+            return
+        ids = self.encode(TOKENIZER_PROBE)
+        try:
+            plain = self._request("POST", "/completions", {
+                "model": self.served_model, "prompt": ids, "max_tokens": 1, "temperature": 0,
+                "logprobs": 1}, retries=1)
+        except ServerError as exc:
+            raise UnsupportedRequestError(
+                f"server {self.base_url} does not take token-id prompts ({exc}); it can serve "
+                "generation tasks only"
+            ) from None
+        logprobs = plain["choices"][0].get("logprobs") or {}
+        expected = (logprobs.get("token_logprobs") or [None])[0]
+        token = self.encode(plain["choices"][0].get("text") or "")
+        if expected is None or len(token) != 1:
+            raise UnsupportedRequestError(
+                f"server {self.base_url} returned no log-probabilities; it can serve generation "
+                "tasks only")
+        echoed = self.prompt_logprobs(ids + token)[-1]
+        if abs(echoed - float(expected)) > 0.05:
+            raise UnsupportedRequestError(
+                f"server {self.base_url} echoes prompt log-probabilities that disagree with its "
+                f"own next-token log-probability ({echoed:.3f} vs {float(expected):.3f}): "
+                "misaligned; it can serve generation tasks only"
+            )
+        self._logprobs_checked = True
+
+    def tokenize(self, index: int, request: Request) -> Tokenized:
+        """Token ids when they are needed; a plain-text generation needs no tokenizer."""
+        if (isinstance(request, GenerateRequest) and request.max_context_tokens is None
+                and not self.tokenizer_name):
+            return Tokenized(index, request, [], [])
+        if isinstance(request, SequenceNLLRequest) and request.token_ids is not None:
+            self.tokenizer  # noqa: B018 (token ids mean something only for a known tokenizer)
+        return super().tokenize(index, request)
+
+    # ---- the interface the runner uses ---------------------------------------------------------
+    def run(
+        self, requests: Sequence[Request], progress: bool = True, desc: str = "model"
+    ) -> Iterator[tuple[int, Response]]:
+        """Answer ``requests`` with at most ``concurrency`` in flight; yields as each completes.
+
+        Longest prompts go first (as in the base class), so a prompt too long for the server
+        fails early. A request that fails after its retries stops the run; what completed has
+        been yielded (and so persisted) already.
+        """
+        items = [self.tokenize(index, request) for index, request in enumerate(requests)]
+        if any(not isinstance(i.request, GenerateRequest) or i.context for i in items):
+            self.check_tokenizer()
+        if any(not isinstance(i.request, GenerateRequest) for i in items):
+            self.check_prompt_logprobs()
+        items.sort(key=lambda item: (-item.length, item.index))
+        queue = deque(items)
+        bar = tqdm(total=len(items), desc=desc, unit="req", disable=not progress, smoothing=0.1)
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai")
+        running: dict[Future[Response], Tokenized] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < self.concurrency:
+                    item = queue.popleft()
+                    running[pool.submit(self.answer, item)] = item
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item = running.pop(future)
+                    yield item.index, future.result()
+                    bar.update(1)
+        finally:
+            for future in running:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            bar.close()
+
+    def answer(self, item: Tokenized) -> Response:
+        """The response to one tokenised request (runs in a worker thread)."""
+        request = item.request
+        if isinstance(request, GenerateRequest):
+            return self._generate(item, request)
+        if isinstance(request, LoglikelihoodRequest):
+            return self._loglikelihood(item, request)
+        return self._sequence_nll(item)
+
+    # The base class's batch methods: one item at a time (batching is the server's business).
+    def _loglikelihood_batch(self, items: list[Tokenized]) -> list[Response]:
+        return [self.answer(item) for item in items]
+
+    def _generate_batch(self, items: list[Tokenized]) -> list[Response]:
+        return [self.answer(item) for item in items]
+
+    def _sequence_nll_batch(self, items: list[Tokenized]) -> list[Response]:
+        return [self.answer(item) for item in items]
+
+    # ---- the three request kinds ---------------------------------------------------------------
+    def _generate(self, item: Tokenized, request: GenerateRequest) -> Response:
+        body: dict[str, Any] = {
+            # The text, as the server's own tokenizer reads it; token ids only when the context
+            # was cut to its last tokens (then exactly those are sent).
+            "prompt": item.context if item.truncated else request.context,
+            "max_tokens": request.max_new_tokens,
+            "temperature": request.temperature,
+        }
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if not request.greedy:
+            body["top_p"] = request.top_p
+            body["seed"] = request.seed
+        data = self._completion(body)
+        choice = data["choices"][0]
+        text = choice.get("text") or ""
+        usage = data.get("usage") or {}
+        self.tokens_in += int(usage.get("prompt_tokens") or len(item.context))
+        generated = int(usage.get("completion_tokens") or 0)
+        self.tokens_out += generated
+        reason = choice.get("finish_reason")
+        if reason == "length":
+            finish = "length"
+        elif choice.get("stop_reason") is not None or any(s in text for s in request.stop):
+            finish = "stop"
+        else:
+            finish = "eos" if not request.stop or reason == "stop" else "stop"
+        return {
+            "text": text,
+            "num_tokens": generated,
+            "context_tokens": int(usage.get("prompt_tokens") or len(item.context)),
+            "finish": finish,
+        }
+
+    def _loglikelihood(self, item: Tokenized, request: LoglikelihoodRequest) -> Response:
+        n_ctx = len(item.context)
+        logprobs: list[float] = []
+        context_logprobs: list[float] = []
+        for j, candidate in enumerate(item.candidates):
+            values = self.prompt_logprobs(item.context + candidate)
+            logprobs.append(sum(values[n_ctx : n_ctx + len(candidate)]))
+            if j == 0 and request.score_context:
+                context_logprobs = values[1:n_ctx]
+        response: Response = {
+            "logprobs": logprobs,
+            "num_tokens": [len(c) for c in item.candidates],
+            "context_tokens": n_ctx,
+            "truncated": item.truncated,
+        }
+        if request.score_context:
+            response["context_nll"] = -sum(context_logprobs)
+            response["context_nll_tokens"] = max(n_ctx - 1, 0)
+        return response
+
+    def _sequence_nll(self, item: Tokenized) -> Response:
+        values = self.prompt_logprobs(item.context)
+        return {"nll": -sum(values[1:]), "num_tokens": max(len(item.context) - 1, 0)}
+
+    def prompt_logprobs(self, ids: list[int]) -> list[float]:
+        """log p(token_i | tokens before it) for every prompt token (0.0 for the first).
+
+        One ``echo`` completion of one token; the generated token's log-probability is dropped.
+        """
+        if not ids:
+            raise UnsupportedRequestError("cannot score an empty prompt")
+        data = self._completion({"prompt": ids, "max_tokens": 1, "temperature": 0,
+                                 "echo": True, "logprobs": 1})
+        self.tokens_in += len(ids)
+        logprobs = (data["choices"][0].get("logprobs") or {}).get("token_logprobs")
+        if not isinstance(logprobs, list) or len(logprobs) < len(ids):
+            raise UnsupportedRequestError(
+                f"server {self.base_url} returned no prompt log-probabilities (it does not "
+                "support echo with logprobs on /v1/completions); it can serve generation tasks "
+                "only"
+            )
+        values = logprobs[: len(ids)]
+        if any(v is None for v in values[1:]):
+            raise UnsupportedRequestError(
+                f"server {self.base_url} left some prompt log-probabilities empty"
+            )
+        return [0.0] + [float(v) for v in values[1:]]
+
+    # ---- HTTP ----------------------------------------------------------------------------------
+    def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = self._request("POST", "/completions", {"model": self.served_model, **body})
+        if not isinstance(data, dict) or not data.get("choices"):
+            raise ServerError(f"server {self.base_url} sent a completion without choices")
+        return data
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None,
+                 retries: int | None = None) -> dict[str, Any]:
+        """One JSON request, retried with exponential backoff on transient failures."""
+        url = self.base_url + path
+        payload = json.dumps(body).encode("utf-8") if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        tries = (self.max_retries if retries is None else retries) + 1
+        last = ""
+        for attempt in range(tries):
+            if attempt:
+                delay = min(60.0, self.backoff * 2 ** (attempt - 1))
+                time.sleep(delay * (0.5 + random.random() / 2))
+            http = urllib.request.Request(url, data=payload, headers=headers, method=method)
+            try:
+                with urllib.request.urlopen(http, timeout=self.timeout) as reply:
+                    return json.loads(reply.read().decode("utf-8"))
+            except urllib.error.HTTPError as exc:
+                detail = _error_detail(exc)
+                if exc.code not in RETRY_STATUS:
+                    raise ServerError(
+                        f"server {self.base_url} refused {method} {path}: HTTP {exc.code}: "
+                        f"{detail}"
+                    ) from None
+                last = f"HTTP {exc.code}: {detail}"
+            except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
+                reason = getattr(exc, "reason", None) or exc
+                last = f"{type(exc).__name__}: {reason}"
+        raise ServerError(
+            f"server {self.base_url} failed {method} {path} after {tries} tries ({last}); "
+            "finished responses are kept: run the same command again to resume"
+        )
+
+
+def normalise_base_url(url: str) -> str:
+    """``http://host:port`` or ``.../v1`` (with or without a trailing slash) -> ``.../v1``."""
+    url = url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise EvaluateError(f"--base-url must start with http:// or https://, not {url!r}")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        text = exc.read().decode("utf-8", "replace")
+    except OSError:
+        return str(exc.reason)
+    try:
+        data = json.loads(text)
+        message = data.get("error", data.get("detail", data.get("message", text)))
+        if isinstance(message, dict):
+            message = message.get("message", message)
+        text = str(message)
+    except (json.JSONDecodeError, AttributeError):
+        pass
+    return " ".join(text.split())[:300]
+
+
+def api_key_from_env(variable: str | None) -> str | None:
+    """The API key in environment variable ``variable`` (None when no variable is named)."""
+    if not variable:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise EvaluateError(f"--api-key-env names {variable}, which is not set")
+    return value
