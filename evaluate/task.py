@@ -163,7 +163,13 @@ def _ast_dump(fn: Callable[..., Any]) -> str:
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):
         return getattr(fn, "__qualname__", repr(fn))
-    tree = ast.parse(source)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a lambda inside a larger expression: its source line does not parse
+        return source.strip()
+    for node in tree.body:  # a function's own name is not part of what it does
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.name = "_"
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
