@@ -180,4 +180,6 @@ def _ast_dump(fn: Callable[..., Any]) -> str:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]  # drop docstrings
-    return ast.dump(tree, annotate_fields=False)
+    # The source regenerated from the tree: comments, formatting and docstrings are gone, and
+    # unlike ast.dump the text does not change with the Python version's AST node fields.
+    return ast.unparse(tree)
