@@ -403,14 +403,21 @@ def build_results(task: Task, samples: list[dict[str, Any]], planned: int) -> di
 
 
 def rescore(run_dir: Path) -> dict[str, Any]:
-    """Re-score a run folder from its plan and responses alone (no model, no data)."""
-    run_dir = Path(run_dir)
-    for name in (PLAN, RESULTS):
-        if not (run_dir / name).is_file():
-            from evaluate.errors import EvaluateError
+    """Re-score a run folder from its plan and responses alone (no model, no data).
 
+    Also scores a run that was killed before it wrote ``results.json`` (the task's name then
+    comes from ``run.json``): its finished samples, marked incomplete.
+    """
+    run_dir = Path(run_dir)
+    for name in (PLAN, RUN):
+        if not (run_dir / name).is_file():
             raise EvaluateError(f"{run_dir} is not a run folder (no {name})")
-    old = json.loads((run_dir / RESULTS).read_text(encoding="utf-8"))
+    if (run_dir / RESULTS).is_file():
+        old = json.loads((run_dir / RESULTS).read_text(encoding="utf-8"))
+    else:
+        key = json.loads((run_dir / RUN).read_text(encoding="utf-8"))
+        old = {"task": key["task"], "limit": key.get("limit"), "seed": key.get("seed"),
+               "run_dir": str(run_dir), "note": "scored from a run that was stopped early"}
     task = get_task(old["task"])
     records = list(_read_jsonl(run_dir / PLAN))
     samples = score(task, records, read_responses(run_dir / RESPONSES))

@@ -149,3 +149,14 @@ def test_subset_is_deterministic_and_spread():
     assert [d.id for d in a] != [d.id for d in select_subset(docs, 10, seed=2)]
     assert int(a[-1].id) > 50  # not just the first ten
     assert select_subset(docs, None, 1) is docs
+
+
+def test_rescore_a_run_killed_before_its_results(tmp_path, toy_data, backend):
+    results = run_task(TOY, backend, toy_data, tmp_path / "out", "tiny", OPTS)
+    run_dir = Path(results["run_dir"])
+    (run_dir / RESULTS).unlink()
+    lines = (run_dir / RESPONSES).read_text().splitlines(keepends=True)
+    (run_dir / RESPONSES).write_text("".join(lines[:7]))  # killed after 7 responses
+    partial = rescore(run_dir)
+    assert partial["samples"] == 7 and partial["planned_samples"] == 12
+    assert partial["complete"] is False and partial["task"] == "test:toy"
