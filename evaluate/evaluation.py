@@ -10,7 +10,7 @@ the same command line would.
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,3 @@ def evaluate_model(
             _check_vocabulary(data_dir, backend)
     return results
 
-
-def spec_dict(spec: ModelSpec) -> dict[str, Any]:
-    return asdict(spec)
