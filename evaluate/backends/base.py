@@ -143,19 +143,21 @@ class Backend(ABC):
             if ids is None:
                 ids = self.encode(request.text)
             return Tokenized(index, request, ids, [])
-        context = self.encode(request.context)
-        truncated = False
+        full_context = self.encode(request.context)
+        context, truncated = full_context, False
         limit = request.max_context_tokens
         if limit is not None and len(context) > limit:
             context, truncated = context[-limit:], True
         candidates: list[list[int]] = []
         if isinstance(request, LoglikelihoodRequest):
-            candidates = [self._candidate_tokens(request, context, c) for c in request.candidates]
+            candidates = [self._candidate_tokens(request, full_context, c)
+                          for c in request.candidates]
         return Tokenized(index, request, context, candidates, truncated)
 
     def _candidate_tokens(
-        self, request: LoglikelihoodRequest, context: list[int], candidate: str
+        self, request: LoglikelihoodRequest, full_context: list[int], candidate: str
     ) -> list[int]:
+        """A candidate's token ids (``full_context``: the untruncated context, encoded once)."""
         if request.next_token:
             ids = self.encode(candidate)
             if len(ids) != 1:
@@ -168,9 +170,8 @@ class Backend(ABC):
         # Encode context and candidate together, so the boundary tokenises as in the full text;
         # fall back to separate encoding if the joint tokens do not start with the context's.
         joint = self.encode(request.context + candidate)
-        plain_context = self.encode(request.context)
-        if joint[: len(plain_context)] == plain_context and len(joint) > len(plain_context):
-            return joint[len(plain_context) :]
+        if joint[: len(full_context)] == full_context and len(joint) > len(full_context):
+            return joint[len(full_context) :]
         return self.encode(candidate)
 
     def _batches(
