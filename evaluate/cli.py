@@ -74,6 +74,9 @@ def _scale_arguments(parser: argparse.ArgumentParser) -> None:
                        "or hub id); needed for log-likelihood tasks")
     group.add_argument("--request-timeout", type=float, default=600,
                        help="openai backend: seconds per request before a retry (default 600)")
+    group.add_argument("--top-logprobs", type=int, default=20, metavar="K",
+                       help="openai backend: top next-token log-probabilities asked for per "
+                       "choice question (default 20; a server allowing fewer gets 5)")
 
 
 def _server_options(args: argparse.Namespace) -> dict[str, object]:
@@ -83,7 +86,7 @@ def _server_options(args: argparse.Namespace) -> dict[str, object]:
         raise EvaluateError(f"--concurrency must be at least 1, not {args.concurrency}")
     return {"base_url": args.base_url, "api_key_env": args.api_key_env,
             "concurrency": args.concurrency, "tokenizer": args.tokenizer,
-            "timeout": args.request_timeout}
+            "timeout": args.request_timeout, "top_logprobs": args.top_logprobs}
 
 
 def _context_arguments(parser: argparse.ArgumentParser) -> None:

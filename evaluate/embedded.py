@@ -119,6 +119,8 @@ def save_converted(model, tokenizer) -> None:
     save_file(state, tmp / "model.safetensors", metadata={"format": "pt"})
     config = model.config.to_dict()
     config.pop("quantization_config", None)
+    # A GGUF load leaves ``architectures`` empty; serving engines (vLLM) need it to load the folder.
+    config["architectures"] = config.get("architectures") or [type(model).__name__]
     (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
     tokenizer.save_pretrained(tmp)
     (tmp / "FROM_GGUF_SHA256").write_text(SHA256 + "\n")

@@ -41,7 +41,7 @@ class ModelSpec:
     options: dict[str, Any] = field(default_factory=dict)  # backend extras (context knobs, ...)
     backend: str = "transformers"  # or "openai": a completions server (evaluate/backends/openai)
     device_map: str | None = None  # Transformers' device_map ("auto": layers over every GPU)
-    # openai backend: base_url, api_key_env, concurrency, tokenizer, timeout
+    # openai backend: base_url, api_key_env, concurrency, tokenizer, timeout, top_logprobs
     server: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,6 +132,7 @@ def _openai_backend(spec: ModelSpec):
         concurrency=int(server.get("concurrency", 8)),
         timeout=float(server.get("timeout", 600)),
         trust_remote_code=spec.trust_remote_code,
+        top_logprobs=int(server.get("top_logprobs", 20)),
     )
 
 

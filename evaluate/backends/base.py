@@ -109,8 +109,12 @@ class Backend(ABC):
         Requests of different kinds are answered kind by kind; within a kind, longest first.
         """
         by_kind: dict[str, list[Tokenized]] = {}
-        for index, request in enumerate(requests):
-            by_kind.setdefault(request.kind, []).append(self.tokenize(index, request))
+        self._encode_ahead(requests)
+        try:
+            for index, request in enumerate(requests):
+                by_kind.setdefault(request.kind, []).append(self.tokenize(index, request))
+        finally:
+            self._memo = None
         handlers: dict[str, Callable[[list[Tokenized]], list[Response]]] = {
             "loglikelihood": self._loglikelihood_batch,
             "generate": self._generate_batch,
@@ -136,14 +140,45 @@ class Backend(ABC):
         finally:
             bar.close()
 
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of many texts, each exactly as :meth:`encode` gives them.
+
+        Backends with a batched tokenizer override this; :meth:`run` encodes every context of a
+        run through it at once (per-call tokenizer overhead dominates otherwise: about 30 s for
+        full MMLU's 14K prompts one by one).
+        """
+        return [self.encode(text) for text in texts]
+
+    _memo: dict[str, list[int]] | None = None
+
+    def _encoded(self, text: str) -> list[int]:
+        """``encode(text)``, from the run's batch-encoded texts where it is there."""
+        if self._memo is not None and text in self._memo:
+            return self._memo[text]
+        return self.encode(text)
+
+    def _encode_ahead(self, requests: Sequence[Request]) -> None:
+        """Batch-encode the texts ``requests`` will need (contexts, one-token candidates)."""
+        texts: dict[str, None] = {}
+        for request in requests:
+            if isinstance(request, SequenceNLLRequest):
+                if request.token_ids is None:
+                    texts[request.text] = None
+                continue
+            texts[request.context] = None
+            if isinstance(request, LoglikelihoodRequest) and request.next_token:
+                texts.update(dict.fromkeys(request.candidates))
+        unique = list(texts)
+        self._memo = dict(zip(unique, self.encode_batch(unique), strict=True))
+
     def tokenize(self, index: int, request: Request) -> Tokenized:
         """Token ids for one request, applying its context truncation (keep the last tokens)."""
         if isinstance(request, SequenceNLLRequest):
             ids = list(request.token_ids) if request.token_ids is not None else None
             if ids is None:
-                ids = self.encode(request.text)
+                ids = self._encoded(request.text)
             return Tokenized(index, request, ids, [])
-        full_context = self.encode(request.context)
+        full_context = self._encoded(request.context)
         context, truncated = full_context, False
         limit = request.max_context_tokens
         if limit is not None and len(context) > limit:
@@ -159,7 +194,7 @@ class Backend(ABC):
     ) -> list[int]:
         """A candidate's token ids (``full_context``: the untruncated context, encoded once)."""
         if request.next_token:
-            ids = self.encode(candidate)
+            ids = self._encoded(candidate)
             if len(ids) != 1:
                 raise CandidateTokenError(
                     f"candidate {candidate!r} is {len(ids)} tokens for this tokenizer; "

@@ -7,18 +7,28 @@ template would change every prompt. How each request kind is answered:
 - **generate**: ``prompt`` (the text, or token ids when the context was truncated),
   ``max_tokens``, ``stop`` and ``temperature`` 0 for greedy (seeded ``temperature``/``top_p``
   for sampling). The task cuts the returned text post hoc, as with every backend.
-- **loglikelihood**: one request per candidate with ``prompt`` = context tokens + candidate
-  tokens, ``echo=true``, ``logprobs=1``, ``max_tokens=1``; the server returns the log-probability
-  of every prompt token, and the candidate's are summed (the generated token is ignored). This is
-  exact, also for next-token choices: no top-K cut-off can drop a candidate. The context's own
-  log-probabilities come from the same response when ``score_context`` asks for them.
+- **loglikelihood, next-token choices** (MMLU, C-Eval, CMMLU: every candidate one token):
+  one request per question, ``prompt`` = the context, ``max_tokens=1``, ``logprobs=K`` (the
+  server's top-K next-token log-probabilities, K = ``top_logprobs``, 20 by default); each
+  candidate's value is read from that list. A candidate outside the top K is scored exactly
+  through ``echo`` where the server has it; where it has not, it gets the K-th value as an upper
+  bound and the response names it in ``outside_top_k`` (the prediction is still exact whenever
+  the predicted candidate is inside the top K). The server's prompt token count must equal ours
+  for every such request, so the server scored the context this harness built.
+- **loglikelihood, continuations**: one request per candidate with ``prompt`` = context tokens +
+  candidate tokens, ``echo=true``, ``logprobs=1``, ``max_tokens=1``; the server returns the
+  log-probability of every prompt token, and the candidate's are summed (the generated token is
+  ignored). The context's own log-probabilities come from the same response when
+  ``score_context`` asks for them.
 - **sequence_nll**: ``prompt`` = the token ids, ``echo=true``, ``logprobs=1``, ``max_tokens=1``.
 
-Prompts for log-likelihood requests are sent as token ids, so the server scores exactly the
-tokens this harness chose; that needs the model's tokenizer here (``tokenizer=``, a local folder
-or hub id). It is checked once against the server (the server's prompt token count of a probe
-text must equal ours). A server without prompt log-probabilities (``transformers serve``) serves
-generation only; a log-likelihood request then fails with one line saying so.
+Prompts for echo requests are sent as token ids, so the server scores exactly the tokens this
+harness chose; that needs the model's tokenizer here (``tokenizer=``, a local folder or hub id).
+It is checked once against the server (the server's prompt token count of a probe text must
+equal ours). What the server can do is probed once, before any work: prompt log-probabilities
+through ``echo`` on token-id prompts (vLLM, SGLang), next-token top log-probabilities (those and
+llama.cpp's servers), or neither (``transformers serve``: generation only). A task that needs
+what the server lacks fails before its first request, with one line saying so.
 
 Requests run concurrently (a bounded thread pool) and each response is yielded as it completes,
 so the runner persists it at once; connection errors, timeouts, 429 and 5xx are retried with
@@ -81,8 +91,11 @@ class OpenAIBackend(Backend):
         max_retries: int = 8,
         backoff: float = 1.0,
         trust_remote_code: bool = False,
+        top_logprobs: int = 20,
     ) -> None:
         super().__init__(batch_size=concurrency)
+        if top_logprobs < 1:
+            raise EvaluateError(f"top_logprobs must be at least 1, not {top_logprobs}")
         if concurrency < 1:
             raise EvaluateError(f"--concurrency must be at least 1, not {concurrency}")
         self.base_url = normalise_base_url(base_url)
@@ -95,7 +108,13 @@ class OpenAIBackend(Backend):
         self.tokenizer_name = tokenizer
         self._tokenizer: Any = None
         self._tokenizer_checked = False
-        self._logprobs_checked = False
+        self.top_logprobs = top_logprobs
+        # What the server can do, probed once when a request first needs it (None: not yet).
+        self._echo: bool | None = None  # prompt log-probabilities for token-id prompts
+        self._echo_why = ""
+        self._top: bool | None = None  # next-token top log-probabilities
+        self._top_why = ""
+        self._token_ids: bool | None = None  # token-id prompts accepted
         self._trust_remote_code = trust_remote_code
         self.server_models = self._list_models()
         self.served_model = self._pick_served_model(model)
@@ -104,6 +123,7 @@ class OpenAIBackend(Backend):
             "served_model": self.served_model,
             "server_models": self.server_models,
             "tokenizer": tokenizer,
+            "top_logprobs": top_logprobs,
             "device": self.base_url,  # where it runs: not part of the cache fingerprint
         }
 
@@ -174,41 +194,121 @@ class OpenAIBackend(Backend):
             )
         self._tokenizer_checked = True
 
-    def check_prompt_logprobs(self) -> None:
+    def has_prompt_logprobs(self) -> bool:
         """Once: token-id prompts are accepted, and echoed log-probabilities are aligned.
 
         The greedy next token ``g`` after a probe prompt, with its log-probability from a plain
         completion, must get the same log-probability as the last token of the echoed prompt
         ``probe + g``. llama-cpp-python's server (0.3.16) takes text prompts only (and its echoed
-        values, read by hand, are shifted by one position), so it serves generation only.
+        values, read by hand, are shifted by one position): it fails this probe.
         """
-        if self._logprobs_checked:
-            return
+        if self._echo is not None:
+            return self._echo
+        self._echo, self._echo_why = False, "it does not take token-id prompts"
         ids = self.encode(TOKENIZER_PROBE)
         try:
             plain = self._request("POST", "/completions", {
                 "model": self.served_model, "prompt": ids, "max_tokens": 1, "temperature": 0,
                 "logprobs": 1}, retries=1)
         except ServerError as exc:
-            raise UnsupportedRequestError(
-                f"server {self.base_url} does not take token-id prompts ({exc}); it can serve "
-                "generation tasks only"
-            ) from None
+            self._echo_why += f" ({exc})"
+            return False
         logprobs = plain["choices"][0].get("logprobs") or {}
         expected = (logprobs.get("token_logprobs") or [None])[0]
         token = self.encode(plain["choices"][0].get("text") or "")
         if expected is None or len(token) != 1:
-            raise UnsupportedRequestError(
-                f"server {self.base_url} returned no log-probabilities; it can serve generation "
-                "tasks only")
-        echoed = self.prompt_logprobs(ids + token)[-1]
+            self._echo_why = "it returned no log-probabilities"
+            return False
+        try:
+            echoed = self.prompt_logprobs(ids + token)[-1]
+        except (ServerError, UnsupportedRequestError) as exc:
+            self._echo_why = f"it returned no prompt log-probabilities ({exc})"
+            return False
         if abs(echoed - float(expected)) > 0.05:
+            self._echo_why = (
+                "it echoes prompt log-probabilities that disagree with its own next-token "
+                f"log-probability ({echoed:.3f} vs {float(expected):.3f}): misaligned")
+            return False
+        self._echo = True
+        return True
+
+    def has_top_logprobs(self) -> bool:
+        """Once: the server returns top next-token log-probabilities for a text prompt.
+
+        Asks for ``top_logprobs`` of them; a server that refuses that many (OpenAI's own API
+        allows 5) is asked for 5, and K becomes 5.
+        """
+        if self._top is not None:
+            return self._top
+        self._top, self._top_why = False, "it returned no top log-probabilities"
+        for k in dict.fromkeys((self.top_logprobs, min(self.top_logprobs, 5))):
+            try:
+                data = self._request("POST", "/completions", {
+                    "model": self.served_model, "prompt": TOKENIZER_PROBE, "max_tokens": 1,
+                    "temperature": 0, "logprobs": k}, retries=1)
+            except ServerError as exc:
+                self._top_why = f"it refused logprobs={k} ({exc})"
+                continue
+            top = _top_logprobs(data)
+            if top:
+                self.top_logprobs = k
+                self._identity["top_logprobs"] = k
+                self._top = True
+                return True
+        return False
+
+    def takes_token_ids(self) -> bool:
+        """Once: whether the server accepts a prompt given as token ids."""
+        if self._token_ids is None:
+            try:
+                self._request("POST", "/completions", {
+                    "model": self.served_model, "prompt": self.encode(TOKENIZER_PROBE),
+                    "max_tokens": 1, "temperature": 0}, retries=0)
+                self._token_ids = True
+            except ServerError:
+                self._token_ids = False
+        return self._token_ids
+
+    def _prompt(self, item: Tokenized) -> str | list[int]:
+        """``item.context`` as a prompt: its text where that encodes back to exactly these
+        tokens, else the token ids themselves (for servers that take them)."""
+        if not item.truncated:
+            return item.request.context  # type: ignore[union-attr]
+        text = self.tokenizer.decode(item.context)
+        if self.encode(text) == item.context:
+            return text
+        if not self.takes_token_ids():
             raise UnsupportedRequestError(
-                f"server {self.base_url} echoes prompt log-probabilities that disagree with its "
-                f"own next-token log-probability ({echoed:.3f} vs {float(expected):.3f}): "
-                "misaligned; it can serve generation tasks only"
-            )
-        self._logprobs_checked = True
+                f"server {self.base_url} takes no token-id prompts, and a truncated context "
+                "does not survive a round trip through text; raise the task's context limit "
+                "or use a server that takes token ids (vLLM, SGLang)")
+        return item.context
+
+    def check_capabilities(self, items: Sequence[Tokenized]) -> None:
+        """Before any work: the server can answer every log-likelihood request in ``items``.
+
+        Raises :class:`UnsupportedRequestError` (one line) naming what the server lacks.
+        """
+        needs_echo = needs_top = False
+        for item in items:
+            request = item.request
+            if isinstance(request, GenerateRequest):
+                continue
+            if _is_next_token_choice(request):
+                needs_top = True
+            else:
+                needs_echo = True
+        if needs_top and not self.has_top_logprobs() and not self.has_prompt_logprobs():
+            raise UnsupportedRequestError(
+                f"server {self.base_url} has neither top log-probabilities ({self._top_why}) nor "
+                f"prompt log-probabilities ({self._echo_why}); it can serve generation tasks only")
+        if needs_echo and not self.has_prompt_logprobs():
+            raise UnsupportedRequestError(
+                f"server {self.base_url} cannot score whole continuations or texts: "
+                f"{self._echo_why}; it can serve generation tasks and next-token choice tasks "
+                "(MMLU, C-Eval, CMMLU) only" if self.has_top_logprobs() else
+                f"server {self.base_url} cannot score whole continuations or texts: "
+                f"{self._echo_why}; it can serve generation tasks only")
 
     def tokenize(self, index: int, request: Request) -> Tokenized:
         """Token ids when they are needed; a plain-text generation needs no tokenizer."""
@@ -232,8 +332,7 @@ class OpenAIBackend(Backend):
         items = [self.tokenize(index, request) for index, request in enumerate(requests)]
         if any(not isinstance(i.request, GenerateRequest) or i.context for i in items):
             self.check_tokenizer()
-        if any(not isinstance(i.request, GenerateRequest) for i in items):
-            self.check_prompt_logprobs()
+        self.check_capabilities(items)
         items.sort(key=lambda item: (-item.length, item.index))
         queue = deque(items)
         bar = tqdm(total=len(items), desc=desc, unit="req", disable=not progress, smoothing=0.1)
@@ -277,9 +376,9 @@ class OpenAIBackend(Backend):
     # ---- the three request kinds ---------------------------------------------------------------
     def _generate(self, item: Tokenized, request: GenerateRequest) -> Response:
         body: dict[str, Any] = {
-            # The text, as the server's own tokenizer reads it; token ids only when the context
-            # was cut to its last tokens (then exactly those are sent).
-            "prompt": item.context if item.truncated else request.context,
+            # The text, as the server's own tokenizer reads it; a context cut to its last tokens
+            # goes as those tokens (as text where that text encodes back to exactly them).
+            "prompt": self._prompt(item) if item.truncated else request.context,
             "max_tokens": request.max_new_tokens,
             "temperature": request.temperature,
         }
@@ -310,6 +409,8 @@ class OpenAIBackend(Backend):
         }
 
     def _loglikelihood(self, item: Tokenized, request: LoglikelihoodRequest) -> Response:
+        if _is_next_token_choice(request) and self.has_top_logprobs():
+            return self._next_token_choice(item, request)
         n_ctx = len(item.context)
         logprobs: list[float] = []
         context_logprobs: list[float] = []
@@ -327,6 +428,45 @@ class OpenAIBackend(Backend):
         if request.score_context:
             response["context_nll"] = -sum(context_logprobs)
             response["context_nll_tokens"] = max(n_ctx - 1, 0)
+        return response
+
+    def _next_token_choice(self, item: Tokenized, request: LoglikelihoodRequest) -> Response:
+        """One-token candidates scored from the server's top-K next-token log-probabilities."""
+        # Text where it encodes back to exactly these tokens (every server takes text); the
+        # server's token count is checked against ours.
+        prompt = self._prompt(item)
+        data = self._completion({"prompt": prompt, "max_tokens": 1, "temperature": 0,
+                                 "logprobs": self.top_logprobs})
+        counted = (data.get("usage") or {}).get("prompt_tokens")
+        if counted is not None and int(counted) != len(item.context):
+            raise ServerError(
+                f"server {self.base_url} read a prompt as {counted} tokens, this harness as "
+                f"{len(item.context)}: it does not score the prompt this harness built "
+                "(another tokenizer, or a BOS token added)")
+        self.tokens_in += len(item.context)
+        top = _top_logprobs(data)
+        if not top:
+            raise ServerError(f"server {self.base_url} sent no top log-probabilities")
+        floor = min(top.values())
+        logprobs: list[float] = []
+        outside: list[int] = []
+        for j, candidate in enumerate(item.candidates):
+            value = top.get(self.tokenizer.decode(candidate))
+            if value is None:
+                if self.has_prompt_logprobs():  # exact, through echo
+                    value = self.prompt_logprobs(item.context + candidate)[-1]
+                else:
+                    value = floor  # an upper bound: the candidate is below every top-K token
+                    outside.append(j)
+            logprobs.append(float(value))
+        response: Response = {
+            "logprobs": logprobs,
+            "num_tokens": [1] * len(item.candidates),
+            "context_tokens": len(item.context),
+            "truncated": item.truncated,
+        }
+        if outside:
+            response["outside_top_k"] = outside
         return response
 
     def _sequence_nll(self, item: Tokenized) -> Response:
@@ -397,6 +537,22 @@ class OpenAIBackend(Backend):
             f"server {self.base_url} failed {method} {path} after {tries} tries ({last}); "
             "finished responses are kept: run the same command again to resume"
         )
+
+
+def _is_next_token_choice(request: Request) -> bool:
+    """A log-likelihood request that only needs the next-token distribution after its context."""
+    return (isinstance(request, LoglikelihoodRequest) and request.next_token
+            and not request.score_context)
+
+
+def _top_logprobs(data: dict[str, Any]) -> dict[str, float]:
+    """The first generated position's top log-probabilities, ``{token text: logprob}``."""
+    logprobs = data["choices"][0].get("logprobs") or {}
+    top = logprobs.get("top_logprobs") or []
+    first = top[0] if top else None
+    if isinstance(first, dict):
+        return {str(k): float(v) for k, v in first.items() if v is not None}
+    return {}
 
 
 def normalise_base_url(url: str) -> str:
