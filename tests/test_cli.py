@@ -122,3 +122,20 @@ def test_rerun_is_answered_from_the_cache_without_loading_the_model(
     assert "2 cached responses" in capsys.readouterr().out
     assert main(["cache", "clear"]) == 0
     assert "removed 2" in capsys.readouterr().out
+
+
+def test_max_memory_needs_a_device_map_and_a_valid_spec(tiny_model_dir, data_dir, capsys):
+    base = ["--model", str(tiny_model_dir), "--task", "mmlu", "--data-dir", str(data_dir)]
+    assert main([*base, "--max-memory", "0=1GiB,cpu=2GiB"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-memory needs --device-map" in err and err.count("\n") == 1
+    assert main([*base, "--device-map", "auto", "--max-memory", "lots"]) == 2
+    err = capsys.readouterr().err
+    assert "DEVICE=SIZE" in err and err.count("\n") == 1
+
+
+def test_parse_max_memory():
+    from evaluate.evaluation import parse_max_memory
+
+    assert parse_max_memory("0=70GiB, 1=70GiB,cpu=200GiB") == {0: "70GiB", 1: "70GiB",
+                                                                "cpu": "200GiB"}

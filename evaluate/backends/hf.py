@@ -84,11 +84,13 @@ class HFBackend(Backend):
         trust_remote_code: bool = False,
         batch_size: int | str = 1,
         device_map: str | None = None,
+        max_memory: dict[int | str, str] | None = None,
     ) -> HFBackend:
         """Load a local folder, a hub id (when online), or a ``.gguf`` file.
 
         With ``device_map`` (``"auto"``: Transformers/Accelerate spread the layers over every
         visible GPU, then the CPU) the model is not moved; inputs go to its embedding layer.
+        ``max_memory`` (``{0: "70GiB", "cpu": "200GiB"}``) caps what each device gets.
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -99,7 +101,8 @@ class HFBackend(Backend):
             net = AutoModelForCausalLM.from_pretrained(
                 source, dtype=resolve_dtype(dtype, identity["device"]),
                 attn_implementation="sdpa",
-                **({"device_map": device_map} if device_map else {}), **kwargs,
+                **({"device_map": device_map} if device_map else {}),
+                **({"max_memory": max_memory} if max_memory else {}), **kwargs,
             )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"could not load model {model!r}: {_first_line(exc)}") from exc

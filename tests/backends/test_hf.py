@@ -299,3 +299,19 @@ def test_auto_batch_grows_with_headroom_and_never_past_a_failure(tiny_model, qwe
     plain = dict(HFBackend(tiny_model, qwen2_tokenizer, batch_size=1).run(requests, False))
     for i in got:
         assert got[i]["logprobs"] == pytest.approx(plain[i]["logprobs"], abs=1e-4)
+
+
+def test_device_map_load_answers_as_a_plain_load(tiny_model_dir):
+    """``--device-map auto`` goes through Accelerate's dispatch; on this CPU-only machine every
+    layer lands on the CPU and the answers equal a plain load's. (The split over a GPU and the
+    CPU was checked on a lent H100: benchmarks/RESULTS.md.)"""
+    plain = HFBackend.load(str(tiny_model_dir), dtype="float32", device="cpu")
+    mapped = HFBackend.load(str(tiny_model_dir), dtype="float32", device_map="auto",
+                            max_memory={"cpu": "4GiB"})
+    assert {p.device.type for p in mapped.model.parameters()} == {"cpu"}
+    requests = [LoglikelihoodRequest("Question: 1 + 1?\nAnswer:", (" A", " B"), next_token=True),
+                GenerateRequest(PROMPTS[1], stop=("\n\n",), max_new_tokens=8)]
+    a = dict(plain.run(requests, progress=False))
+    b = dict(mapped.run(requests, progress=False))
+    assert a[0]["logprobs"] == pytest.approx(b[0]["logprobs"], abs=1e-5)
+    assert a[1]["text"] == b[1]["text"]

@@ -168,6 +168,8 @@ class _SplitLetters:
     """A tokenizer stand-in whose " A" is two tokens."""
 
     def __call__(self, text, add_special_tokens=False):
+        if isinstance(text, list):  # a batch, as real tokenizers take it
+            return {"input_ids": [[ord(ch) for ch in t] for t in text]}
         return {"input_ids": [ord(ch) for ch in text]}
 
 
