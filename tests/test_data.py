@@ -49,3 +49,43 @@ def test_hub_copy_is_written_in_release_layout(tmp_path, monkeypatch):
         {"question": "1+1?", "answer": "2 #### 2"}]
     assert list(data.files_read) == ["gsm8k/test.jsonl (from hub:openai/gsm8k/main/test)"]
     assert data_module.from_hub("gsm8k/test.jsonl")[0] == path and len(calls) == 1  # cached
+
+
+def test_mmlu_from_its_hub_copy_gives_the_release_files_prompts(data_dir, tmp_path, monkeypatch):
+    """cais/mmlu's "all" split, rebuilt into per-subject CSVs, prompts exactly as the release.
+
+    The hub copy is stood in for by a datasets.Dataset made from the release files in cais/mmlu's
+    schema (question, subject, choices, answer as 0-3): one download per split, 57 files each.
+    """
+    import csv
+
+    datasets = pytest.importorskip("datasets")
+    from evaluate.registry import get_task
+    from evaluate.tasks.mmlu import SUBJECTS
+
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("EVALUATE_CACHE", str(tmp_path / "cache"))
+
+    def hub_split(split):
+        rows = []
+        for subject in SUBJECTS:
+            path = data_dir / "mmlu" / split / f"{subject}_{split}.csv"
+            with open(path, encoding="utf-8", newline="") as handle:  # keep "\r\n" in cells
+                table = list(csv.reader(handle))
+            for cells in table:
+                rows.append({"question": cells[0], "subject": subject, "choices": cells[1:5],
+                             "answer": "ABCD".index(cells[5].strip())})
+        return datasets.Dataset.from_list(rows)
+
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, config, split: calls.append(
+        (name, config, split)) or hub_split(split))
+    task = get_task("mmlu")
+    local = task.load(DataDir(data_dir))
+    hub_data = DataDir(tmp_path / "empty")
+    rebuilt = task.load(hub_data)
+    assert sorted(calls) == [("cais/mmlu", "all", "dev"), ("cais/mmlu", "all", "test")]
+    assert len(rebuilt) == len(local) == 14042
+    assert [(d.id, d.target, d.data) for d in rebuilt] == [(d.id, d.target, d.data) for d in local]
+    assert "mmlu/dev/anatomy_dev.csv (from hub:cais/mmlu/all/dev)" in hub_data.files_read

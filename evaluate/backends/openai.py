@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -115,6 +116,7 @@ class OpenAIBackend(Backend):
         self._top: bool | None = None  # next-token top log-probabilities
         self._top_why = ""
         self._token_ids: bool | None = None  # token-id prompts accepted
+        self._probe_lock = threading.RLock()  # probes run once, also when workers ask at once
         self._trust_remote_code = trust_remote_code
         self.server_models = self._list_models()
         self.served_model = self._pick_served_model(model)
@@ -202,9 +204,13 @@ class OpenAIBackend(Backend):
         ``probe + g``. llama-cpp-python's server (0.3.16) takes text prompts only (and its echoed
         values, read by hand, are shifted by one position): it fails this probe.
         """
-        if self._echo is not None:
+        with self._probe_lock:
+            if self._echo is None:
+                self._echo = self._probe_prompt_logprobs()
             return self._echo
-        self._echo, self._echo_why = False, "it does not take token-id prompts"
+
+    def _probe_prompt_logprobs(self) -> bool:
+        self._echo_why = "it does not take token-id prompts"
         ids = self.encode(TOKENIZER_PROBE)
         try:
             plain = self._request("POST", "/completions", {
@@ -229,7 +235,6 @@ class OpenAIBackend(Backend):
                 "it echoes prompt log-probabilities that disagree with its own next-token "
                 f"log-probability ({echoed:.3f} vs {float(expected):.3f}): misaligned")
             return False
-        self._echo = True
         return True
 
     def has_top_logprobs(self) -> bool:
@@ -238,9 +243,13 @@ class OpenAIBackend(Backend):
         Asks for ``top_logprobs`` of them; a server that refuses that many (OpenAI's own API
         allows 5) is asked for 5, and K becomes 5.
         """
-        if self._top is not None:
+        with self._probe_lock:
+            if self._top is None:
+                self._top = self._probe_top_logprobs()
             return self._top
-        self._top, self._top_why = False, "it returned no top log-probabilities"
+
+    def _probe_top_logprobs(self) -> bool:
+        self._top_why = "it returned no top log-probabilities"
         for k in dict.fromkeys((self.top_logprobs, min(self.top_logprobs, 5))):
             try:
                 data = self._request("POST", "/completions", {
@@ -253,21 +262,24 @@ class OpenAIBackend(Backend):
             if top:
                 self.top_logprobs = k
                 self._identity["top_logprobs"] = k
-                self._top = True
                 return True
         return False
 
     def takes_token_ids(self) -> bool:
         """Once: whether the server accepts a prompt given as token ids."""
-        if self._token_ids is None:
-            try:
-                self._request("POST", "/completions", {
-                    "model": self.served_model, "prompt": self.encode(TOKENIZER_PROBE),
-                    "max_tokens": 1, "temperature": 0}, retries=0)
-                self._token_ids = True
-            except ServerError:
-                self._token_ids = False
-        return self._token_ids
+        with self._probe_lock:
+            if self._token_ids is None:
+                self._token_ids = self._probe_token_ids()
+            return self._token_ids
+
+    def _probe_token_ids(self) -> bool:
+        try:
+            self._request("POST", "/completions", {
+                "model": self.served_model, "prompt": self.encode(TOKENIZER_PROBE),
+                "max_tokens": 1, "temperature": 0}, retries=0)
+        except ServerError:
+            return False
+        return True
 
     def _prompt(self, item: Tokenized) -> str | list[int]:
         """``item.context`` as a prompt: its text where that encodes back to exactly these
@@ -302,6 +314,8 @@ class OpenAIBackend(Backend):
             raise UnsupportedRequestError(
                 f"server {self.base_url} has neither top log-probabilities ({self._top_why}) nor "
                 f"prompt log-probabilities ({self._echo_why}); it can serve generation tasks only")
+        if needs_top:
+            self.has_prompt_logprobs()  # decided now: how a candidate outside the top K is scored
         if needs_echo and not self.has_prompt_logprobs():
             raise UnsupportedRequestError(
                 f"server {self.base_url} cannot score whole continuations or texts: "
