@@ -90,6 +90,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from long_context import PRESETS, build_model  # noqa: E402
 
 from evaluate.backends.hf import HFBackend, _config_hash  # noqa: E402
+from evaluate.cli import parse_batch_size  # noqa: E402
 from evaluate.data import DataDir  # noqa: E402
 from evaluate.registry import get_task  # noqa: E402
 from evaluate.requests import GenerateRequest, LoglikelihoodRequest  # noqa: E402
@@ -479,15 +480,6 @@ def total_row(rows: list[dict[str, Any]], peak: float) -> dict[str, Any]:
     return total
 
 
-def parse_batch_size(text: str) -> int | str:
-    if text == "auto":
-        return "auto"
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("--batch-size must be at least 1 or auto")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
@@ -504,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="at most N docs for gsm8k/humaneval (default 256; 0: all)")
     parser.add_argument("--gen-tokens", type=int, default=256,
                         help="tokens generated per gsm8k/humaneval prompt, exactly")
-    parser.add_argument("--batch-size", type=parse_batch_size, default="auto",
+    parser.add_argument("--batch-size", default="auto",
                         help="N or auto (default: auto, as the CLI)")
     parser.add_argument("--no-stop-check", action="store_true",
                         help="generation requests without stop strings (skips the per-step "
@@ -518,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", action="store_true", help="progress bars on stderr")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    args.batch_size = parse_batch_size(args.batch_size)
     if args.threads:
         torch.set_num_threads(args.threads)
     cuda = args.device.startswith("cuda")

@@ -128,7 +128,8 @@ def _context_options(args: argparse.Namespace) -> dict[str, object]:
     return options
 
 
-def _batch_size(text: str) -> int | str:
+def parse_batch_size(text: str) -> int | str:
+    """``auto`` or a positive integer, from the --batch-size text."""
     if text == "auto":
         return "auto"
     try:
@@ -161,7 +162,7 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     if not args.model or not args.task:
         raise EvaluateError("give --model and --task (or --list-tasks); see --help")
-    batch_size = _batch_size(args.batch_size)
+    batch_size = parse_batch_size(args.batch_size)
     if args.limit is not None and args.limit < 1:
         raise EvaluateError(f"--limit must be at least 1, not {args.limit}")
     if args.threads:

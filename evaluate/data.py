@@ -48,7 +48,7 @@ HUB_FILES = {
 # MMLU's 57 subjects x {dev, test} CSV files come from one hub split each: cais/mmlu's "all"
 # config (columns question, subject, choices, answer as 0-3), split back into per-subject files.
 MMLU_HUB = "cais/mmlu"
-MMLU_FILE = re.compile(r"mmlu/(dev|test)/([a-z_]+)_(dev|test)\.csv")
+MMLU_FILE = re.compile(r"mmlu/(dev|test)/([a-z_]+)_\1\.csv")
 
 
 def hub_cache_dir() -> Path:
@@ -58,8 +58,7 @@ def hub_cache_dir() -> Path:
 
 def has_hub_copy(relative: str) -> bool:
     """Whether ``relative`` can be rebuilt from a hub copy (see :func:`from_hub`)."""
-    match = MMLU_FILE.fullmatch(relative)
-    return relative in HUB_FILES or bool(match and match[1] == match[3])
+    return relative in HUB_FILES or MMLU_FILE.fullmatch(relative) is not None
 
 
 def from_hub(relative: str) -> tuple[Path, str]:

@@ -315,10 +315,9 @@ class HFBackend(Backend):
         logp = torch.log_softmax(self._project(states[:, -1]), dim=-1)
         # Pick the candidates' columns on the device: only rows x candidates values travel.
         width = max(len(item.candidates) for item in items)
-        columns = torch.zeros((len(items), width), dtype=torch.long)
-        for row, item in enumerate(items):
-            columns[row, : len(item.candidates)] = torch.tensor([c[0] for c in item.candidates])
-        picked = logp.gather(1, columns.to(logp.device)).cpu().tolist()
+        columns = [[c[0] for c in item.candidates] + [0] * (width - len(item.candidates))
+                   for item in items]
+        picked = logp.gather(1, torch.tensor(columns, device=logp.device)).cpu().tolist()
         return [
             {
                 "logprobs": picked[row][: len(item.candidates)],

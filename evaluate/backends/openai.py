@@ -46,7 +46,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -196,6 +196,13 @@ class OpenAIBackend(Backend):
             )
         self._tokenizer_checked = True
 
+    def _once(self, attribute: str, probe: Callable[[], bool]) -> bool:
+        """The probe's answer, kept in ``attribute``; probed once even when workers ask at once."""
+        with self._probe_lock:
+            if getattr(self, attribute) is None:
+                setattr(self, attribute, probe())
+            return getattr(self, attribute)
+
     def has_prompt_logprobs(self) -> bool:
         """Once: token-id prompts are accepted, and echoed log-probabilities are aligned.
 
@@ -204,10 +211,7 @@ class OpenAIBackend(Backend):
         ``probe + g``. llama-cpp-python's server (0.3.16) takes text prompts only (and its echoed
         values, read by hand, are shifted by one position): it fails this probe.
         """
-        with self._probe_lock:
-            if self._echo is None:
-                self._echo = self._probe_prompt_logprobs()
-            return self._echo
+        return self._once("_echo", self._probe_prompt_logprobs)
 
     def _probe_prompt_logprobs(self) -> bool:
         self._echo_why = "it does not take token-id prompts"
@@ -243,10 +247,7 @@ class OpenAIBackend(Backend):
         Asks for ``top_logprobs`` of them; a server that refuses that many (OpenAI's own API
         allows 5) is asked for 5, and K becomes 5.
         """
-        with self._probe_lock:
-            if self._top is None:
-                self._top = self._probe_top_logprobs()
-            return self._top
+        return self._once("_top", self._probe_top_logprobs)
 
     def _probe_top_logprobs(self) -> bool:
         self._top_why = "it returned no top log-probabilities"
@@ -267,10 +268,7 @@ class OpenAIBackend(Backend):
 
     def takes_token_ids(self) -> bool:
         """Once: whether the server accepts a prompt given as token ids."""
-        with self._probe_lock:
-            if self._token_ids is None:
-                self._token_ids = self._probe_token_ids()
-            return self._token_ids
+        return self._once("_token_ids", self._probe_token_ids)
 
     def _probe_token_ids(self) -> bool:
         try:
@@ -310,19 +308,20 @@ class OpenAIBackend(Backend):
                 needs_top = True
             else:
                 needs_echo = True
-        if needs_top and not self.has_top_logprobs() and not self.has_prompt_logprobs():
-            raise UnsupportedRequestError(
-                f"server {self.base_url} has neither top log-probabilities ({self._top_why}) nor "
-                f"prompt log-probabilities ({self._echo_why}); it can serve generation tasks only")
         if needs_top:
-            self.has_prompt_logprobs()  # decided now: how a candidate outside the top K is scored
+            # Both probed now: echo also decides how a candidate outside the top K is scored.
+            top, echo = self.has_top_logprobs(), self.has_prompt_logprobs()
+            if not (top or echo):
+                raise UnsupportedRequestError(
+                    f"server {self.base_url} has neither top log-probabilities ({self._top_why}) "
+                    f"nor prompt log-probabilities ({self._echo_why}); it can serve generation "
+                    "tasks only")
         if needs_echo and not self.has_prompt_logprobs():
+            serves = ("generation tasks and next-token choice tasks (MMLU, C-Eval, CMMLU)"
+                      if self.has_top_logprobs() else "generation tasks")
             raise UnsupportedRequestError(
                 f"server {self.base_url} cannot score whole continuations or texts: "
-                f"{self._echo_why}; it can serve generation tasks and next-token choice tasks "
-                "(MMLU, C-Eval, CMMLU) only" if self.has_top_logprobs() else
-                f"server {self.base_url} cannot score whole continuations or texts: "
-                f"{self._echo_why}; it can serve generation tasks only")
+                f"{self._echo_why}; it can serve {serves} only")
 
     def tokenize(self, index: int, request: Request) -> Tokenized:
         """Token ids when they are needed; a plain-text generation needs no tokenizer."""
