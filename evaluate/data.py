@@ -17,7 +17,9 @@ import io
 import json
 import os
 import re
+import socket
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,8 @@ def from_hub(relative: str) -> tuple[Path, str]:
     """
     if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ConnectionError("offline mode")
+    if not hub_reachable():
+        raise ConnectionError("no network: {}:{} cannot be reached".format(*hub_address()))
     target = hub_cache_dir() / relative
     match = MMLU_FILE.fullmatch(relative)
     if match:
@@ -116,6 +120,30 @@ def _mmlu_split_from_hub(split: str) -> None:
         os.replace(tmp, target)
 
 
+def hub_address() -> tuple[str, int]:
+    """The hub's host and port (from ``$HF_ENDPOINT`` when set)."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    scheme, _, rest = endpoint.rpartition("://")
+    host, _, port = rest.split("/")[0].partition(":")
+    return host, int(port) if port else (80 if scheme == "http" else 443)
+
+
+@cache
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub answers a TCP connection, asked once per process (True behind a proxy).
+
+    Without it, ``datasets`` retries an unreachable hub for about half a minute and prints a
+    line per retry before the missing-file message.
+    """
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY")):
+        return True
+    try:
+        with socket.create_connection(hub_address(), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def default_data_dir() -> Path:
     """``$EVALUATE_DATA_DIR`` if set, else ``./data``."""
     return Path(os.environ.get(ENV_VAR, "data"))
@@ -153,7 +181,8 @@ class DataDir:
                 self.files_read.setdefault(f"{relative} (from {source})", sha256_file(path))
                 return path
             except Exception as exc:  # offline, no `datasets`, hub error: say so, then fail
-                hub_note = f"; the hub copy could not be fetched ({type(exc).__name__})"
+                reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+                hub_note = f"; the hub copy could not be fetched ({reason})"
         benchmark = relative.split("/", 1)[0]
         how = SOURCES.get(benchmark, "see the benchmark's original release")
         raise MissingDataError(

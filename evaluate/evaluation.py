@@ -197,6 +197,17 @@ def _check_vocabulary(data_dir: str | Path | None, backend: Any) -> None:
     check_vocabulary(DataDir(data_dir), backend.encode)
 
 
+def check_output_dir(output: str | Path) -> Path:
+    """``output`` as a folder that exists or can be made; one clear line otherwise."""
+    from evaluate.errors import EvaluateError
+
+    path = Path(output)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            raise EvaluateError(f"--output {str(output)!r}: {str(part)!r} is a file, not a folder")
+    return path
+
+
 def evaluate_model(
     spec: ModelSpec,
     task_names: list[str],
@@ -218,6 +229,7 @@ def evaluate_model(
     from evaluate.distributed import init_from_env
 
     tasks = [get_task(name) for name in task_names]
+    check_output_dir(output)
     for task in tasks:
         task.load(DataDir(data_dir))
     init_from_env()  # torchrun / accelerate launch: join the ranks (a no-op otherwise)
