@@ -10,10 +10,9 @@ import pytest
 
 from evaluate.viewer.api import Catalog
 from evaluate.viewer.server import serve
-from tests.viewer.runs import HOSTILE, mmlu_sample, write_run
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "viewer"
+from .runs import ARTIFACTS, HOSTILE, mmlu_sample, write_run
+
 SUBJECTS = ("anatomy", "astronomy", "virology")
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -46,11 +45,6 @@ def runs_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def catalog(runs_dir) -> Catalog:
     return Catalog([runs_dir])
-
-
-def run_number(catalog: Catalog, model: str, task: str) -> int:
-    return next(r["run"] for r in catalog.runs_table()
-                if r["model"] == model and r["task"] == task)
 
 
 @pytest.fixture(scope="session")

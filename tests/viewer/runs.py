@@ -12,6 +12,7 @@ from typing import Any
 from evaluate.registry import get_task
 from evaluate.runner import RESULTS, SAMPLES, _write_json, _write_jsonl, build_results, slug
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "viewer"  # screenshots
 HOSTILE = ('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
            "\x00\x07\x1b[31m bell and escape " + "x" * 5000 + "\n<b>bold?</b>")
 
@@ -42,3 +43,9 @@ def write_run(output: Path, model: str, task_name: str, samples: list[dict[str, 
                     "environment": {"time": "2026-01-02T03:04:05+0000"}, **(extra or {})})
     _write_json(run_dir / RESULTS, results)
     return run_dir
+
+
+def run_number(catalog: Any, model: str, task: str) -> int:
+    """The viewer's number for the run of ``model`` on ``task``."""
+    return next(r["run"] for r in catalog.runs_table()
+                if r["model"] == model and r["task"] == task)

@@ -11,7 +11,8 @@ import pytest
 from evaluate.errors import EvaluateError
 from evaluate.gate import compare, entry_from_results
 from evaluate.viewer import records
-from tests.viewer.conftest import run_number
+
+from .runs import run_number
 
 
 def test_runs_table_has_reported_values_and_dates(catalog):
@@ -58,7 +59,7 @@ def test_diff_lists_changed_samples_first_with_gates_test(catalog):
 
 
 def test_index_follows_a_rewritten_file(tmp_path):
-    from tests.viewer.runs import mmlu_sample, write_run
+    from .runs import mmlu_sample, write_run
 
     run_dir = write_run(tmp_path, "m", "mmlu", [mmlu_sample(i, True) for i in range(3)])
     assert records.iter_samples(run_dir, 0, 10)[0] == 3

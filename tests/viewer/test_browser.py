@@ -19,8 +19,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 from evaluate.viewer.api import Catalog  # noqa: E402
 from evaluate.viewer.server import export, serve  # noqa: E402
-from tests.viewer.conftest import ARTIFACTS, run_number  # noqa: E402
-from tests.viewer.runs import HOSTILE, mmlu_sample, write_run  # noqa: E402
+
+from .runs import ARTIFACTS, HOSTILE, mmlu_sample, run_number, write_run  # noqa: E402
 
 
 def wait_ready(driver) -> None:
