@@ -111,7 +111,7 @@ def _mmlu_split_from_hub(split: str) -> None:
         target = folder / f"{subject}_{split}.csv"
         tmp = target.with_suffix(".partial")
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            csv.writer(handle).writerows(rows)
+            csv.writer(handle, lineterminator="\n").writerows(rows)  # as the release
         os.replace(tmp, target)
 
 

@@ -197,6 +197,42 @@ def test_hub_copy_rebuilt_in_the_release_layout(mirror, data_dir, tmp_path, monk
     assert states["gsm8k/test.jsonl"].note == "from hub:openai/gsm8k/main/test"
 
 
+def _hub_mmlu(folder: Path, data_dir: Path) -> None:
+    """cais/mmlu's "all" config in the hub's layout (question, subject, choices, answer 0-3)."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    repo = folder / "cais" / "mmlu"
+    (repo / "all").mkdir(parents=True)
+    (repo / "README.md").write_text(
+        "---\nconfigs:\n- config_name: all\n  data_files:\n  - split: dev\n"
+        "    path: all/dev-*\n  - split: test\n    path: all/test-*\n---\n")
+    for split in ("dev", "test"):
+        rows = []
+        for path in sorted((data_dir / "mmlu" / split).glob(f"*_{split}.csv")):
+            subject = path.name.removesuffix(f"_{split}.csv")
+            with open(path, encoding="utf-8", newline="") as handle:
+                rows += [{"question": q, "subject": subject, "choices": [a, b, c, d],
+                          "answer": "ABCD".index(answer)}
+                         for q, a, b, c, d, answer in csv.reader(handle)]
+        pq.write_table(pa.Table.from_pylist(rows), repo / "all" / f"{split}-00000-of-00001.parquet")
+
+
+def test_mmlu_from_the_hub_when_the_release_archive_fails(mirror, data_dir, tmp_path,
+                                                          monkeypatch):
+    hub = tmp_path / "hub"  # the mirror has no data.tar: the archive source fails, the hub works
+    _hub_mmlu(hub, data_dir)
+    monkeypatch.chdir(hub)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    logged: list[str] = []
+    states = download(tmp_path / "data", "mmlu", progress=False, log=logged.append)
+    assert len(states) == 114 and {s.status for s in states} == {"fetched"}, logged[:3]
+    assert any("Archive source failed" in line for line in logged)
+
+
 def test_verify_the_shared_data(data_dir, capsys):
     states = verify(data_dir, ["all"])
     present = [n for n, rows in states.items() if (data_dir / n).is_dir()]
