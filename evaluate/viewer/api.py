@@ -72,9 +72,11 @@ class Catalog:
     def samples(self, number: int, offset: int = 0, limit: int = 50,
                 verdict: str | None = None, search: str | None = None) -> dict[str, Any]:
         """A page of a run's samples (long fields clipped), and how many match."""
-        total, rows = records.iter_samples(self._run(number)["run_dir"], max(0, offset),
+        run_dir = self._run(number)["run_dir"]
+        total, rows = records.iter_samples(run_dir, max(0, offset),
                                            max(1, min(limit, 500)), verdict or None,
                                            search or None)
+        records.warm(run_dir)  # a filter asked for next finds the verdicts ready
         keep = ("index", "id", "verdict", "score", "extracted", "target", "prompt")
         return {"total": total, "offset": offset,
                 "rows": [{k: _clip(row.get(k)) for k in keep} for row in rows]}

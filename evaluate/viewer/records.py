@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,11 +45,10 @@ def verdict(sample: dict[str, Any]) -> str:
 
 @dataclass
 class _Index:
-    stamp: tuple[int, int]
-    offsets: list[int]
-    ids: list[str] = field(default_factory=list)
-    scores: list[Any] = field(default_factory=list)
-    verdicts: list[str] = field(default_factory=list)
+    stamp: tuple[int, int]  # (mtime, size) of the file it was built from
+    offsets: list[int]  # byte offset of every sample's line
+    scored: tuple[list[str], list[Any], list[str]] | None = None  # ids, scores, verdicts
+    lock: threading.Lock = field(default_factory=threading.Lock)  # guards building `scored`
 
 
 _INDEXES: dict[Path, _Index] = {}
@@ -64,6 +63,10 @@ def _samples_file(run_dir: str | Path) -> Path:
 
 
 def _index(run_dir: str | Path, verdicts: bool = False) -> _Index:
+    """Line offsets (fast: no parsing); with ``verdicts``, every sample's id, score, verdict.
+
+    Pages without a filter never wait for the verdicts, which parse the whole file once.
+    """
     path = _samples_file(run_dir).resolve()
     stat = path.stat()
     stamp = (stat.st_mtime_ns, stat.st_size)
@@ -77,25 +80,35 @@ def _index(run_dir: str | Path, verdicts: bool = False) -> _Index:
                         offsets.append(position)
                     position += len(line)
             index = _INDEXES[path] = _Index(stamp, offsets)
-        if verdicts and len(index.verdicts) != len(index.offsets):
-            for sample in _read_at(path, index.offsets):
-                index.ids.append(str(sample.get("id")))
-                index.scores.append(sample.get("score"))
-                index.verdicts.append(verdict(sample))
-        return index
+    if verdicts:
+        with index.lock:
+            if index.scored is None:
+                ids, scores, marks = [], [], []
+                for sample in _read_at(path, index.offsets):
+                    ids.append(str(sample.get("id")))
+                    scores.append(sample.get("score"))
+                    marks.append(verdict(sample))
+                index.scored = (ids, scores, marks)
+    return index
 
 
-def _read_at(path: Path, offsets: Sequence[int]) -> list[dict[str, Any]]:
-    rows = []
+def warm(run_dir: str | Path) -> None:
+    """Build a run's verdict index in the background (before a filter asks for it)."""
+    index = _index(run_dir)
+    if index.scored is None and not index.lock.locked():
+        threading.Thread(target=_index, args=(run_dir, True), daemon=True).start()
+
+
+def _read_at(path: Path, offsets: Sequence[int]) -> Iterator[dict[str, Any]]:
+    """The samples starting at ``offsets``, one at a time."""
     with open(path, "rb") as handle:
         for offset in offsets:
             handle.seek(offset)
             line = handle.readline()
             try:
-                rows.append(json.loads(line))
+                yield json.loads(line)
             except json.JSONDecodeError:
                 raise EvaluateError(f"{path}: a line at byte {offset} is not JSON") from None
-    return rows
 
 
 def _matches(path: Path, offset: int, needle: str) -> bool:
@@ -129,12 +142,13 @@ def iter_samples(run_dir: str | Path, offset: int = 0, limit: int = 50,
     index = _index(run_dir, verdicts=bool(verdict_filter))
     chosen = range(len(index.offsets))
     if verdict_filter:
-        chosen = [i for i in chosen if index.verdicts[i] == verdict_filter]
+        assert index.scored is not None
+        chosen = [i for i in chosen if index.scored[2][i] == verdict_filter]
     if search:
         needle = search.lower()
         chosen = [i for i in chosen if _matches(path, index.offsets[i], needle)]
     page = list(chosen[offset: offset + limit])
-    rows = _read_at(path, [index.offsets[i] for i in page])
+    rows = list(_read_at(path, [index.offsets[i] for i in page]))
     for i, row in zip(page, rows, strict=True):
         row["index"], row["verdict"] = i, verdict(row)
     return len(chosen), rows
@@ -145,12 +159,13 @@ def read_sample(run_dir: str | Path, number: int) -> dict[str, Any]:
     index = _index(run_dir)
     if not 0 <= number < len(index.offsets):
         raise EvaluateError(f"{run_dir}: no sample {number} (it has {len(index.offsets)})")
-    row = _read_at(_samples_file(run_dir), [index.offsets[number]])[0]
+    row = next(_read_at(_samples_file(run_dir), [index.offsets[number]]))
     row["index"], row["verdict"] = number, verdict(row)
     return row
 
 
 def sample_scores(run_dir: str | Path) -> list[tuple[str, Any, str]]:
     """(id, score, verdict) of every sample, in file order."""
-    index = _index(run_dir, verdicts=True)
-    return list(zip(index.ids, index.scores, index.verdicts, strict=True))
+    scored = _index(run_dir, verdicts=True).scored
+    assert scored is not None
+    return list(zip(*scored, strict=True))
