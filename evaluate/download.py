@@ -46,14 +46,19 @@ _GH = "https://raw.githubusercontent.com"
 
 @dataclass(frozen=True)
 class Files:
-    """One URL per file: ``base`` + the path below the benchmark folder (or ``rename[path]``,
-    a path below ``base`` or a whole URL)."""
+    """One URL per file: ``base`` + the path below the benchmark folder, with the first
+    matching ``prefixes`` entry (local prefix -> remote prefix) swapped, or ``rename[path]``
+    (a path below ``base`` or a whole URL)."""
 
     base: str
     rename: dict[str, str] = field(default_factory=dict)
+    prefixes: dict[str, str] = field(default_factory=dict)
 
     def url(self, folder: str, relative: str) -> str:
-        tail = self.rename.get(relative, relative.removeprefix(folder + "/"))
+        tail = self.rename.get(relative)
+        if tail is None:
+            local = next((p for p in self.prefixes if relative.startswith(p)), folder + "/")
+            tail = self.prefixes.get(local, "") + relative.removeprefix(local)
         return tail if "://" in tail else self.base.rstrip("/") + "/" + tail
 
 
@@ -77,9 +82,26 @@ class Hub:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """Files rebuilt from another file of the benchmark once that one is there and verified:
+    path -> (source path, function of its bytes)."""
+
+    builds: dict[str, tuple[str, Callable[[bytes], bytes]]]
+
+
+def jsonl_by_task_id(data: bytes) -> bytes:
+    """A JSON list as JSONL sorted by ``task_id`` (OpenCompass's sanitized-mbpp.jsonl)."""
+    rows = sorted(json.loads(data), key=lambda row: row["task_id"])
+    return "".join(json.dumps(row) + "\n" for row in rows).encode("utf-8")
+
+
+Source = Files | Archive | Hub | Derived
+
+
+@dataclass(frozen=True)
 class Benchmark:
     licence: str
-    sources: tuple[Files | Archive | Hub, ...] = ()
+    sources: tuple[Source, ...] = ()
     access: str = "public"  # a rule the user must follow, or how to get files with no source
 
 
@@ -102,15 +124,14 @@ BENCHMARKS: dict[str, Benchmark] = {
             "gsm8k/qwen_8shot_prompt.txt": _gh("QwenLM/Qwen/main/eval/gsm8k_prompt.txt")}),
         Hub())),
     "humaneval": Benchmark("MIT", (Files(_gh("openai/human-eval/master/data")),)),
-    "mbpp": Benchmark("CC BY 4.0", (Files(_gh("google-research/google-research/master/mbpp")),),
-                      access="sanitized-mbpp.jsonl is OpenCompass's layout of "
-                      "sanitized-mbpp.json (mbpp/NOTICE-sanitized.md); get it from "
-                      "OpenCompass's data package"),
+    "mbpp": Benchmark("CC BY 4.0", (
+        Files(_gh("google-research/google-research/master/mbpp")),
+        Derived({"mbpp/sanitized-mbpp.jsonl": ("mbpp/sanitized-mbpp.json", jsonl_by_task_id)}))),
     "math": Benchmark("MIT", access="test.jsonl is MATH's test split as one JSONL file "
                       "(id, problem, level, type, solution) built from "
                       "https://github.com/hendrycks/math; no published copy of this file"),
-    "bbh": Benchmark("MIT", (Files(_gh("suzgun/BIG-Bench-Hard/main"), {
-        **{"bbh/LICENSE": "LICENSE"}}),)),
+    "bbh": Benchmark("MIT", (Files(_gh("suzgun/BIG-Bench-Hard/main"), prefixes={
+        "bbh/cot-prompts/": "cot-prompts/", "bbh/LICENSE": "LICENSE", "bbh/": "bbh/"}),)),
     "GAOKAO-BENCH": Benchmark("Apache-2.0", (Files(
         _gh("OpenLMLab/GAOKAO-Bench/f140805514f46bc1fa0f5940ccb17c3e3b245a26"),
         {"GAOKAO-BENCH/LICENSE": _gh("OpenLMLab/GAOKAO-Bench/6dbb24f8/LICENSE")}),)),
@@ -224,7 +245,8 @@ def verify_table(states: dict[str, list[FileState]]) -> str:
 
 def how_to_get(name: str) -> str:
     """``release``, ``release, hub`` or ``by hand`` (the access rule says how)."""
-    kinds = ["hub" if isinstance(s, Hub) else "release" for s in BENCHMARKS[name].sources]
+    kinds = ["hub" if isinstance(s, Hub) else "release" for s in BENCHMARKS[name].sources
+             if not isinstance(s, Derived)]
     return ", ".join(dict.fromkeys(kinds)) or "by hand"
 
 
@@ -361,6 +383,19 @@ def _from_hub(root: Path, relative: str, expected: str) -> FileState:
     return state
 
 
+def _derive(root: Path, relative: str, expected: str, origin: str,
+            build: Callable[[bytes], bytes]) -> FileState:
+    """Build ``relative`` from ``origin`` (which must be there and verify), then install it."""
+    state = check(root, origin, manifest()[origin.split("/", 1)[0]][origin][0])
+    if state.status != "ok":
+        return FileState(relative, expected, "failed", note=f"needs a verified {origin}")
+    data = build((root / origin).read_bytes())
+    state = install(root, relative, expected,
+                    lambda sink: _copy(io.BytesIO(data), sink, len(data), relative, False))
+    state.note = f"built from {origin}"
+    return state
+
+
 def download(root: Path, name: str, progress: bool = True,
              log: Callable[[str], None] = print) -> list[FileState]:
     """Fetch benchmark ``name``'s missing files into ``root``; returns every file's final state.
@@ -383,8 +418,7 @@ def download(root: Path, name: str, progress: bool = True,
                 fetched = _from_archive(root, mine, source, progress) if mine else []
             else:
                 fetched = [_one(root, rel, sha, name, source, progress)
-                           for rel, sha in pending.items()
-                           if not isinstance(source, Hub) or has_hub_copy(rel)]
+                           for rel, sha in pending.items() if _covers(source, rel)]
         except Exception as exc:  # network, HTTP or archive error: try the next source
             log(f"{name}: {type(source).__name__} source failed ({type(exc).__name__}: {exc})")
             continue
@@ -400,12 +434,22 @@ def download(root: Path, name: str, progress: bool = True,
     return list(states.values())
 
 
-def _one(root: Path, relative: str, expected: str, name: str, source: Files | Hub,
+def _covers(source: Source, relative: str) -> bool:
+    if isinstance(source, Hub):
+        return has_hub_copy(relative)
+    if isinstance(source, Derived):
+        return relative in source.builds
+    return True
+
+
+def _one(root: Path, relative: str, expected: str, name: str, source: Files | Hub | Derived,
          progress: bool) -> FileState:
     """One file from a per-file source; an error becomes a ``failed`` state naming it."""
     try:
         if isinstance(source, Hub):
             return _from_hub(root, relative, expected)
+        if isinstance(source, Derived):
+            return _derive(root, relative, expected, *source.builds[relative])
         return _from_url(root, relative, expected, source.url(name, relative), progress)
     except (OSError, ValueError, ImportError) as exc:  # URLError/HTTPError are OSErrors
         return FileState(relative, expected, "failed", note=f"{type(exc).__name__}: {exc}")

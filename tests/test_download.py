@@ -164,6 +164,17 @@ def test_an_interrupted_download_leaves_no_file(data_dir, tmp_path, monkeypatch)
     assert [p for p in root.rglob("*") if p.is_file()] == []
 
 
+def test_a_derived_file_is_built_from_its_verified_source(mirror, data_dir, tmp_path):
+    folder, _ = mirror  # the release has the .json; OpenCompass's .jsonl is rebuilt from it
+    for relative in ("mbpp/mbpp.jsonl", "mbpp/sanitized-mbpp.json"):
+        _put_release_file(folder, data_dir, "mbpp", relative)
+    states = {s.relative: s for s in download(tmp_path / "data", "mbpp", progress=False,
+                                              log=lambda line: None)}
+    assert {r: s.status for r, s in states.items()} == dict.fromkeys(manifest()["mbpp"],
+                                                                      "fetched")
+    assert states["mbpp/sanitized-mbpp.jsonl"].note == "built from mbpp/sanitized-mbpp.json"
+
+
 def _hub_gsm8k(folder: Path, data_dir: Path) -> None:
     """openai/gsm8k in the hub's own layout (README configs + parquet shards)."""
     import pyarrow as pa
