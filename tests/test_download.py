@@ -70,7 +70,27 @@ def test_manifest_matches_the_source_table():
     assert set(files) == set(BENCHMARKS)
     assert len(files["mmlu"]) == 114 and len(files["race"]) == 2796
     assert all(len(sha) == 64 and size > 0 for fs in files.values() for sha, size in fs.values())
-    assert "password" in BENCHMARKS["gpqa"].access and not BENCHMARKS["gpqa"].sources
+    assert "password-protected" in BENCHMARKS["gpqa"].access
+
+
+def test_gpqa_stays_sealed_and_the_authors_archive_verifies(mirror, data_dir, tmp_path):
+    """The authors' zip differs in bytes from the tested copy (here: another archive comment)
+    but holds the same encrypted CSV: it verifies by that member, and nothing is unpacked."""
+    folder, _ = mirror
+    theirs = tmp_path / "theirs.zip"
+    theirs.write_bytes((data_dir / "gpqa/dataset.zip").read_bytes())
+    with zipfile.ZipFile(theirs, "a") as handle:
+        handle.comment = b"the authors' own archive"
+    _put_release_file(folder, data_dir, "gpqa", "gpqa/dataset.zip", theirs.read_bytes())
+    root = tmp_path / "data"
+    state = download(root, "gpqa", progress=False)[0]
+    assert state.status == "fetched" and state.found != state.expected
+    assert [p.name for p in root.rglob("*") if p.is_file()] == ["dataset.zip"]
+    fake = tmp_path / "fake.zip"
+    with zipfile.ZipFile(fake, "w") as handle:
+        handle.writestr("dataset/gpqa_diamond.csv", "not the questions")
+    (root / "gpqa/dataset.zip").write_bytes(fake.read_bytes())
+    assert verify(root, ["gpqa"])["gpqa"][0].status == "mismatch"
 
 
 def test_fetch_verify_then_skip(mirror, data_dir, tmp_path):
@@ -264,7 +284,7 @@ def test_cli_download_by_task_name(mirror, data_dir, tmp_path):
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "humaneval: 1/1 files ok (1 fetched, 0 already there)" in done.stdout
-    missing = subprocess.run([sys.executable, "-m", "evaluate", "data", "verify", "gpqa",
+    missing = subprocess.run([sys.executable, "-m", "evaluate", "data", "verify", "math",
                               "--data-dir", str(tmp_path / "d")],
                              capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert missing.returncode == 1 and "by hand" in missing.stdout
