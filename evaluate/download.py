@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -429,6 +430,16 @@ def _derive(root: Path, relative: str, expected: str, origin: str,
     return state
 
 
+def _remove_leftovers(root: Path, files: Iterable[str]) -> None:
+    """Temporary files of a download that was killed outright (our names only)."""
+    for folder in {(root / rel).parent for rel in files} | {root}:
+        if folder.is_dir():
+            for stale in folder.glob(".*.part"):
+                stale.unlink(missing_ok=True)
+            for stale in folder.glob(".download-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
 def download(root: Path, name: str, progress: bool = True,
              log: Callable[[str], None] = print) -> list[FileState]:
     """Fetch benchmark ``name``'s missing files into ``root``; returns every file's final state.
@@ -438,7 +449,9 @@ def download(root: Path, name: str, progress: bool = True,
     that differ are reported and left as they are.
     """
     benchmark = BENCHMARKS[name]
-    states = {rel: check(root, rel, sha) for rel, (sha, _size) in manifest()[name].items()}
+    files = manifest()[name]
+    _remove_leftovers(root, files)
+    states = {rel: check(root, rel, sha) for rel, (sha, _size) in files.items()}
     pending = {rel: s.expected for rel, s in states.items() if s.status == "missing"}
     if pending and not benchmark.sources:
         log(f"{name}: {len(pending)} file(s) missing and not downloadable: {benchmark.access}")

@@ -195,6 +195,18 @@ def test_a_derived_file_is_built_from_its_verified_source(mirror, data_dir, tmp_
     assert states["mbpp/sanitized-mbpp.jsonl"].note == "built from mbpp/sanitized-mbpp.json"
 
 
+def test_leftovers_of_a_killed_download_are_removed(mirror, data_dir, tmp_path):
+    folder, _ = mirror
+    _put_release_file(folder, data_dir, "humaneval", "humaneval/HumanEval.jsonl.gz")
+    root = tmp_path / "data"
+    (root / "humaneval").mkdir(parents=True)
+    stale = root / "humaneval" / ".HumanEval.jsonl.gz.x1y2.part"  # as install() names them
+    stale.write_bytes(b"half a file")
+    (root / ".download-abc").mkdir()
+    assert download(root, "humaneval", progress=False)[0].status == "fetched"
+    assert sorted(p.name for p in root.rglob("*")) == ["HumanEval.jsonl.gz", "humaneval"]
+
+
 def _hub_gsm8k(folder: Path, data_dir: Path) -> None:
     """openai/gsm8k in the hub's own layout (README configs + parquet shards)."""
     import pyarrow as pa
