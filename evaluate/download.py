@@ -197,7 +197,11 @@ def resolve(names: Iterable[str]) -> list[str]:
             continue
         from evaluate.registry import get_task
 
-        task = get_task(name)  # UnknownTaskError for a name that is neither
+        try:
+            task = get_task(name)
+        except EvaluateError:
+            raise EvaluateError(f"unknown benchmark or task {name!r}: use all, a task name "
+                                f"(--list-tasks) or one of {', '.join(known)}") from None
         folders = [f.split("/", 1)[0] for f in task.data_files if f.split("/", 1)[0] in known]
         if not folders:
             raise EvaluateError(f"task {name!r} reads no benchmark folder the manifest lists")
@@ -454,7 +458,8 @@ def download(root: Path, name: str, progress: bool = True,
     states = {rel: check(root, rel, sha) for rel, (sha, _size) in files.items()}
     pending = {rel: s.expected for rel, s in states.items() if s.status == "missing"}
     if pending and not benchmark.sources:
-        log(f"{name}: {len(pending)} file(s) missing and not downloadable: {benchmark.access}")
+        log(f"{name}: {len(pending)} file(s) missing, not downloadable here: "
+            f"{benchmark.access}")
     for source in benchmark.sources:
         if not pending:
             break
@@ -526,7 +531,7 @@ def command(argv: list[str]) -> int:
         for name in names:
             rule = BENCHMARKS[name]
             print(f"{name}: licence {rule.licence}"
-                  + (f"; {rule.access}" if rule.access != "public" else ""))
+                  + (f"; {rule.access}" if rule.access != "public" and rule.sources else ""))
             states = download(root, name, progress=not args.no_progress)
             fetched = sum(s.status == "fetched" for s in states)
             ok = sum(s.status in ("ok", "fetched") for s in states)
