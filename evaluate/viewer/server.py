@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -29,6 +30,20 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "style.css": "text/css; charset=utf-8"}
 STATIC_MARKER = "<!-- static data -->"
+
+
+def to_json(data: Any) -> str:
+    """Strict JSON (browsers reject NaN): non-finite numbers become null."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(data), ensure_ascii=False, default=str, allow_nan=False)
 
 
 def static_text(name: str) -> str:
@@ -62,7 +77,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, data: Any, status: int = HTTPStatus.OK) -> None:
-        body = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+        body = to_json(data).encode("utf-8")
         self._send(status, body, "application/json; charset=utf-8")
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
@@ -119,7 +134,7 @@ def serve(catalog: Catalog, port: int = 0) -> tuple[ThreadingHTTPServer, str]:
 
 
 def _data_script(key: str, value: Any) -> str:
-    payload = json.dumps(value, ensure_ascii=False, default=str)
+    payload = to_json(value)
     return f"window.EVALUATE_DATA = window.EVALUATE_DATA || {{}};\n" \
            f"window.EVALUATE_DATA[{json.dumps(key)}] = {payload};\n"
 

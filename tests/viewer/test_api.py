@@ -58,6 +58,27 @@ def test_diff_lists_changed_samples_first_with_gates_test(catalog):
         catalog.diff(a, run_number(catalog, "Qwen/Qwen-7B", "humaneval"))
 
 
+def test_nan_in_results_becomes_null_in_strict_json(tmp_path):
+    from evaluate.viewer.api import Catalog
+    from evaluate.viewer.server import serve
+
+    from .runs import mmlu_sample, write_run
+
+    run_dir = write_run(tmp_path, "m", "mmlu", [mmlu_sample(0, True)])
+    results = json.loads((run_dir / "results.json").read_text())
+    results["metrics"]["accuracy"]["stderr"] = float("nan")  # as metrics.py writes for n < 2
+    (run_dir / "results.json").write_text(json.dumps(results))
+    assert records.load_run(run_dir)["samples"] == 1
+    server, url = serve(Catalog([tmp_path]))
+    try:
+        with urllib.request.urlopen(url + "api/runs") as response:
+            runs = json.loads(response.read(), parse_constant=lambda name: 1 / 0)["runs"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert runs[0]["stderr"] is None
+
+
 def test_index_follows_a_rewritten_file(tmp_path):
     from .runs import mmlu_sample, write_run
 
