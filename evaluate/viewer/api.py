@@ -73,6 +73,8 @@ class Catalog:
                 verdict: str | None = None, search: str | None = None) -> dict[str, Any]:
         """A page of a run's samples (long fields clipped), and how many match."""
         run_dir = self._run(number)["run_dir"]
+        if not records.has_samples(run_dir):
+            return {"total": 0, "offset": 0, "rows": [], "note": f"{run_dir} has no samples"}
         total, rows = records.iter_samples(run_dir, max(0, offset),
                                            max(1, min(limit, 500)), verdict or None,
                                            search or None)
@@ -88,7 +90,7 @@ class Catalog:
     def all_samples(self, number: int) -> list[dict[str, Any]]:
         """Every sample of a run in full (for the static export)."""
         run_dir = self._run(number)["run_dir"]
-        return records.iter_samples(run_dir, 0, 1 << 62)[1]
+        return records.iter_samples(run_dir, 0, 1 << 62)[1] if records.has_samples(run_dir) else []
 
     def diff(self, a: int, b: int, offset: int = 0, limit: int | None = 100) -> dict[str, Any]:
         """Two runs of one task sample by sample, changed verdicts first, and gate's test."""

@@ -55,6 +55,10 @@ _INDEXES: dict[Path, _Index] = {}
 _LOCK = threading.Lock()
 
 
+def has_samples(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / SAMPLES).is_file()
+
+
 def _samples_file(run_dir: str | Path) -> Path:
     path = Path(run_dir) / SAMPLES
     if not path.is_file():

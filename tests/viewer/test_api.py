@@ -77,6 +77,8 @@ def test_nan_in_results_becomes_null_in_strict_json(tmp_path):
         server.shutdown()
         server.server_close()
     assert runs[0]["stderr"] is None
+    (run_dir / "samples.jsonl").unlink()  # a run without samples still opens
+    assert Catalog([tmp_path]).samples(0)["rows"] == []
 
 
 def test_index_follows_a_rewritten_file(tmp_path):

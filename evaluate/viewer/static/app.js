@@ -198,7 +198,8 @@
         link("#/diff/" + Math.min(o, number) + "/" + Math.max(o, number), "run " + o + " "))) : null,
       groups.length ? el("h3", { text: "Per group" }) : null,
       groups.length ? table("groups", ["group", "score", "stderr", "n"], groups) : null,
-      el("h3", { text: "Samples" }), form, pager,
+      el("h3", { text: "Samples" }), page.note ? el("p", { id: "note", text: page.note }) : null,
+      form, pager,
       table("samples", ["#", "id", "verdict", "score", "extracted", "target", "prompt"], rows));
   }
 
