@@ -127,3 +127,24 @@ def test_view_command_serves_and_exports(runs_dir, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_real_run_of_the_tiny_model_reads_back(tmp_path, data_dir, tiny_model, qwen2_tokenizer):
+    """The records the runner writes for a real MMLU run (tiny random Qwen2, 6 questions)."""
+    from evaluate.backends.hf import HFBackend
+    from evaluate.data import DataDir
+    from evaluate.registry import get_task
+    from evaluate.runner import RunOptions, run_task
+    from evaluate.viewer.api import Catalog
+
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=4,
+                        identity={"model": "tiny-qwen2", "dtype": "float32"})
+    run_task(get_task("mmlu"), backend, DataDir(data_dir), tmp_path, "tiny-qwen2",
+             RunOptions(limit=6, progress=False, use_cache=False))
+    catalog = Catalog([tmp_path])
+    page = catalog.samples(0)
+    assert page["total"] == 6 and len(page["rows"]) == 6
+    sample = catalog.sample(0, 0)
+    assert sample["prompt"] == sample["requests"][0]["context"]
+    assert sample["verdict"] == ("correct" if sample["score"] == 1 else "wrong")
+    assert catalog.run(0)["groups"] and catalog.runs_table()[0]["n"] == 6
