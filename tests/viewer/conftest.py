@@ -33,7 +33,8 @@ def runs_dir(tmp_path_factory) -> Path:
     write_run(out, "Qwen/Qwen-14B", "mmlu", large)
     code = [{"id": f"HumanEval/{i}", "prompt": "def f():\n",
              "requests": [{"hash": f"c{i}", "context": "def f():\n", "kind": "generate"}],
-             "responses": ["    return 1\n"], "target": {"entry_point": "f"},
+             "responses": [{"text": "    return 1\n", "num_tokens": 4, "finish": "eos"}],
+             "target": {"entry_point": "f"},
              "extracted": "    return 1\n", "score": float(i % 2), "weight": 1.0, "meta": {},
              "extra": {"status": "passed" if i % 2 else "failed",
                        "detail": "" if i % 2 else "AssertionError <script>window.__pwned=3"

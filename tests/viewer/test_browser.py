@@ -100,6 +100,7 @@ def test_code_sample_shows_the_sandbox_verdict(browser, server_url, catalog):
     show(browser, server_url + f"#/sample/{number}/0", "sample-code")
     no_error(browser)
     assert browser.find_element(By.ID, "sandbox-status").text == "failed"
+    assert browser.find_element(By.ID, "response").get_attribute("textContent") == "    return 1\n"
     assert "<script>window.__pwned=3</script>" in browser.find_element(By.ID,
                                                                        "sandbox-detail").text
     assert browser.execute_script("return window.__pwned === undefined")

@@ -214,15 +214,24 @@
         index > 0 ? link("#/sample/" + number + "/" + (index - 1), "previous") : "previous", " · ",
         link("#/sample/" + number + "/" + (index + 1), "next")),
       table("sample-facts", null, [["id", s.id], ["verdict", s.verdict], ["score", s.score],
-        ["weight", s.weight]].map(([k, v]) => el("tr", {}, el("th", { text: k }), cell(v))))];
+        ["weight", s.weight], ...(s.extra && s.extra.status !== undefined
+          ? [["sandbox", s.extra.status]] : [])].map(
+        ([k, v]) => el("tr", {}, el("th", { text: k }), cell(v))))];
     (s.requests || []).forEach((r, i) => {
       const { context, text, ...rest } = r;
       parts.push(...block("Prompt as sent" + (s.requests.length > 1 ? " (request " + (i + 1) + ")" : ""),
                           context !== undefined ? context : text, i === 0 ? "prompt" : undefined));
       parts.push(...block("Request settings", rest));
     });
-    (s.responses || []).forEach((r, i) => parts.push(...block(
-      "Raw response" + (s.responses.length > 1 ? " " + (i + 1) : ""), r, i === 0 ? "response" : undefined)));
+    (s.responses || []).forEach((r, i) => {
+      const title = "Raw response" + (s.responses.length > 1 ? " " + (i + 1) : "");
+      const isText = r && typeof r === "object" && typeof r.text === "string";
+      parts.push(...block(title, isText ? r.text : r, i === 0 ? "response" : undefined));
+      if (isText) {
+        const { text, ...rest } = r;
+        parts.push(el("p", { class: "note", text: JSON.stringify(rest) }));
+      }
+    });
     parts.push(...block("Extracted answer", s.extracted, "extracted"));
     parts.push(...block("Target", s.target, "target"));
     const extra = s.extra || {};
