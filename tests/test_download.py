@@ -16,16 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluate.download import (
-    BENCHMARKS,
-    MIRROR_ENV,
-    Archive,
-    Files,
-    command,
-    download,
-    manifest,
-    verify,
-)
+from evaluate.data_sources import BENCHMARKS, Archive, Files
+from evaluate.download import MIRROR_ENV, command, download, manifest, verify
 
 ROOT = Path(__file__).resolve().parents[1]
 
