@@ -39,6 +39,7 @@ MIRROR_ENV = "EVALUATE_DATA_MIRROR"
 TIMEOUT_S = 60
 CHUNK = 1 << 16
 
+
 # ---- the manifest ----------------------------------------------------------------------------
 def manifest() -> dict[str, dict[str, tuple[str, int]]]:
     """Benchmark folder -> {relative path: (sha256, size)} from the shipped manifest."""
@@ -80,6 +81,7 @@ class FileState:
     status: str  # ok, missing, mismatch, fetched, failed
     found: str | None = None  # the sha256 of what was there or was fetched
     note: str = ""
+
 
 def _verified(relative: str, path: Path, found: str, expected: str) -> bool:
     sealed = SEALED.get(relative)
