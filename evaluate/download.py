@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from evaluate.data import from_hub, has_hub_copy, sha256_file
 from evaluate.data_sources import BENCHMARKS, SEALED, Archive, Derived, Files, Hub, Source
@@ -46,6 +46,32 @@ def manifest() -> dict[str, dict[str, tuple[str, int]]]:
     text = resources.files("evaluate").joinpath("data_manifest.json").read_text("utf-8")
     return {name: {rel: (v[0], v[1]) for rel, v in files.items()}
             for name, files in json.loads(text)["benchmarks"].items()}
+
+
+def build_manifest(sums: Path) -> str:
+    """The manifest's text from a ``sha256sum`` listing of a data folder (its SHA256SUMS), less
+    the folder's own notes (NOTICE*.md, long_latex/SOURCES.md, the top README). Regenerate with
+    ``python -c "from evaluate.download import *; print(build_manifest(Path(P)), end='')"``."""
+    root = sums.parent
+    files: dict[str, dict[str, list[Any]]] = {}
+    for line in sums.read_text(encoding="utf-8").splitlines():
+        sha, name = line.split(None, 1)
+        relative = name.strip().removeprefix("./")
+        folder, _, rest = relative.partition("/")
+        base = rest.rsplit("/", 1)[-1]
+        if not rest or base.startswith("NOTICE") or relative == "long_latex/SOURCES.md":
+            continue
+        files.setdefault(folder, {})[relative] = [sha, (root / relative).stat().st_size]
+    lines = ["{", ' "format": "qwen-evaluate-data-manifest/1",',
+             ' "note": "[sha256, size in bytes] of every benchmark file the harness is tested on",',
+             ' "benchmarks": {']
+    for i, folder in enumerate(sorted(files)):
+        entries = sorted(files[folder].items())
+        lines.append(f"  {json.dumps(folder)}: {{")
+        lines += [f"   {json.dumps(rel, ensure_ascii=False)}: {json.dumps(value)}"
+                  + ("," if j < len(entries) - 1 else "") for j, (rel, value) in enumerate(entries)]
+        lines.append("  }" + ("," if i < len(files) - 1 else ""))
+    return "\n".join([*lines, " }", "}"]) + "\n"
 
 
 def resolve(names: Iterable[str]) -> list[str]:

@@ -85,6 +85,15 @@ def test_gpqa_stays_sealed_and_the_authors_archive_verifies(mirror, data_dir, tm
     assert verify(root, ["gpqa"])["gpqa"][0].status == "mismatch"
 
 
+def test_the_shipped_manifest_is_the_tested_files(data_dir):
+    from importlib import resources
+
+    from evaluate.download import build_manifest
+
+    shipped = resources.files("evaluate").joinpath("data_manifest.json").read_text("utf-8")
+    assert build_manifest(data_dir / "SHA256SUMS") == shipped
+
+
 def test_fetch_verify_then_skip(mirror, data_dir, tmp_path):
     folder, requests = mirror
     _put_release_file(folder, data_dir, "humaneval", "humaneval/HumanEval.jsonl.gz")
