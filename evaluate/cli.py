@@ -7,6 +7,8 @@
     python -m evaluate table RESULTS... [--plot F.png]          tables shaped like the reported
     python -m evaluate gate --baseline FILE RESULTS...          fail on a regression beyond noise
     python -m evaluate cache info|clear                         the shared request cache
+    python -m evaluate data download|verify [NAME...|all]       fetch / check benchmark files
+    python -m evaluate view RESULTS... [--export DIR]           browse runs in a local page
 
 Errors a user can fix (unknown task, missing or malformed data, bad model path, out of memory)
 print one line and exit with status 2; ``--verbose`` adds the traceback.
@@ -370,6 +372,18 @@ def command_cache(argv: list[str]) -> int:
     return 0
 
 
+def command_data(argv: list[str]) -> int:
+    from evaluate.download import command
+
+    return command(argv)
+
+
+def command_view(argv: list[str]) -> int:
+    from evaluate.viewer.server import command
+
+    return command(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -379,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             "rescore": command_rescore, "cache": command_cache, "sweep": command_sweep,
             "table": command_table, "gate": command_gate,
             "score-completions": command_score_completions,
+            "data": command_data, "view": command_view,
         }
         if argv and argv[0] in subcommands:
             return subcommands[argv[0]](argv[1:])

@@ -91,10 +91,9 @@ def from_hub(relative: str) -> tuple[Path, str]:
     rows = datasets.load_dataset(dataset_id, config, split=split)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".partial")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with open(tmp, "w", encoding="utf-8") as handle:  # json.dumps' defaults, as the release
         for row in rows:
-            handle.write(json.dumps({"question": row["question"], "answer": row["answer"]},
-                                    ensure_ascii=False) + "\n")
+            handle.write(json.dumps({"question": row["question"], "answer": row["answer"]}) + "\n")
     os.replace(tmp, target)
     return target, source
 
@@ -116,7 +115,7 @@ def _mmlu_split_from_hub(split: str) -> None:
         target = folder / f"{subject}_{split}.csv"
         tmp = target.with_suffix(".partial")
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            csv.writer(handle).writerows(rows)
+            csv.writer(handle, lineterminator="\n").writerows(rows)  # as the release
         os.replace(tmp, target)
 
 
