@@ -232,7 +232,7 @@ def command_score_completions(argv: list[str]) -> int:
 
     from evaluate.data import DataDir, sha256_file
     from evaluate.provenance import environment
-    from evaluate.runner import RESULTS, SAMPLES, _write_json, _write_jsonl, slug
+    from evaluate.records import SAMPLES, slug, write_jsonl, write_results
     from evaluate.tasks.humaneval import run_facts, score_completions
 
     start = time.time()
@@ -244,7 +244,7 @@ def command_score_completions(argv: list[str]) -> int:
     records, pass_at_k = score_completions(rows, data, where=str(source))
     run_dir = Path(args.output) / "completions" / slug(source.stem) / slug(args.task)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(run_dir / SAMPLES, records)
+    write_jsonl(run_dir / SAMPLES, records)
     results = {
         "task": args.task,
         "completions_file": str(source),
@@ -258,7 +258,7 @@ def command_score_completions(argv: list[str]) -> int:
         "environment": environment(),
         "command": ["python", "-m", "evaluate", "score-completions", *argv],
     }
-    _write_json(run_dir / RESULTS, results)
+    write_results(run_dir, results)
     scores = "  ".join(f"{k} {100 * v:.2f}" for k, v in pass_at_k.items())
     print(f"{args.task}: {len(records)} problems, {results['completions']} completions: {scores}")
     print(f"{run_dir}/results.json", file=sys.stderr)
@@ -305,7 +305,8 @@ def command_table(argv: list[str]) -> int:
     parser.add_argument("--plot", help="write score against model size per task (PNG)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    from evaluate.tables import load_results, pivot, pivot_csv, pivot_markdown, plot_sizes
+    from evaluate.records import load_results
+    from evaluate.tables import pivot, pivot_csv, pivot_markdown, plot_sizes
 
     results = load_results(args.results)
     table = pivot(results, args.reported)
@@ -338,7 +339,7 @@ def command_gate(argv: list[str]) -> int:
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     from evaluate.gate import gate, read_baseline, report, write_baseline
-    from evaluate.tables import load_results
+    from evaluate.records import load_results
 
     if bool(args.baseline) == bool(args.write_baseline):
         raise EvaluateError("give exactly one of --baseline FILE or --write-baseline FILE")

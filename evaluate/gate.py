@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.errors import EvaluateError
-from evaluate.tables import load_results
+from evaluate.records import load_results, read_sample_scores
 
 BASELINE_FORMAT = "qwen-evaluate-baseline/1"
 ALPHA = 0.05
@@ -104,23 +104,6 @@ def z_test_p(drop: float, se_a: float, se_b: float) -> float | None:
 
 
 # ---- reading both sides ----------------------------------------------------------------------
-def _samples_of(run_dir: Path) -> dict[str, float] | None:
-    path = run_dir / "samples.jsonl"
-    if not path.is_file():
-        return None
-    scores = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                scores[str(record["id"])] = float(record["score"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                raise EvaluateError(f"{path}:{number}: not a sample record (id, score)") from None
-    return scores
-
-
 def entry_from_results(result: dict[str, Any]) -> Entry:
     headline = result.get("headline", "")
     metric = result.get("metrics", {}).get(headline, {})
@@ -131,7 +114,7 @@ def entry_from_results(result: dict[str, Any]) -> Entry:
         stderr=None if stderr is None or math.isnan(stderr) else float(stderr),
         n=result.get("samples"), protocol_hash=result.get("protocol", {}).get("hash"),
         complete=bool(result.get("complete", True)),
-        samples=_samples_of(Path(result["run_dir"])) if result.get("run_dir") else None,
+        samples=read_sample_scores(Path(result["run_dir"])) if result.get("run_dir") else None,
         higher_is_better=not _LOWER_IS_BETTER.search(headline or ""),
     )
 

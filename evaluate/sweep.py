@@ -42,7 +42,7 @@ from typing import Any
 
 from evaluate.errors import EvaluateError
 from evaluate.evaluation import ModelSpec, evaluate_model, load_backend
-from evaluate.runner import RESULTS, _write_json, run_dir_for
+from evaluate.records import RESULTS, MalformedRecordError, read_json, run_dir_for, write_json
 
 SPEC_FIELDS = {f.name for f in fields(ModelSpec)} - {"model", "options"}
 TOP_KEYS = {"description", "reported", "output", "tasks", "limit", "seed", "data_dir",
@@ -196,8 +196,8 @@ def done_reason(cell: Cell, limit: int | None, seed: int) -> str | None:
     if not path.is_file():
         return None
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+        results = read_json(path)
+    except MalformedRecordError:
         return None
     identity = results.get("model", {})
     recorded = _recorded_options(results)
@@ -291,7 +291,7 @@ def run_sweep(
                     backend=backend)
                 results["sweep"] = {"config": str(sweep.path), "variant": cell.variant,
                                     "options": cell.spec.options}
-                _write_json(cell.run_dir / RESULTS, results)
+                write_json(cell.run_dir / RESULTS, results)
                 outcomes[index] = Outcome(cell, "ran", "", time.time() - start, results)
             except KeyboardInterrupt:
                 raise

@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 
 from evaluate.data import DataDir
+from evaluate.records import read_samples
 from evaluate.registry import register
 from evaluate.task import Aggregation, Doc, Task
 from evaluate.tasks.multiple_choice import (
@@ -167,12 +168,9 @@ def build_qwen(doc: Doc) -> list:
 def write_submission(run_dir: Path) -> Path:
     """C-Eval's submission file ``{subject: {id: letter}}`` from a ``ceval:test`` run folder."""
     answers: dict[str, dict[str, str]] = {}
-    with open(Path(run_dir) / "samples.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                sample = json.loads(line)
-                subject, number = sample["id"].split("/", 1)
-                answers.setdefault(subject, {})[number] = sample["extracted"]
+    for sample in read_samples(Path(run_dir)):
+        subject, number = sample.id.split("/", 1)
+        answers.setdefault(subject, {})[number] = sample.extracted
     out = Path(run_dir) / "submission.json"
     out.write_text(json.dumps(answers, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return out

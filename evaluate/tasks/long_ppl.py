@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from evaluate.data import DataDir, sha256_file
 from evaluate.errors import EvaluateError, MalformedDataError, MissingDataError
+from evaluate.records import RESULTS, read_json
 from evaluate.registry import register
 from evaluate.requests import Response, SequenceNLLRequest
 from evaluate.task import Aggregation, Doc, Scored, Task
@@ -217,10 +217,8 @@ def ppl_table(results: Sequence[dict[str, Any]]) -> str:
 
 def table_from_folder(output: Path) -> str:
     """:func:`ppl_table` over every long_ppl run under a results folder."""
-    results = []
-    for path in sorted(Path(output).glob("*/long_ppl*/results.json")):
-        results.append(json.loads(path.read_text(encoding="utf-8")))
-    return ppl_table(results)
+    paths = sorted(Path(output).glob(f"*/long_ppl*/{RESULTS}"))
+    return ppl_table([read_json(path) for path in paths])
 
 
 register(make_task("long_ppl"))
