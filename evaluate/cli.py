@@ -189,12 +189,17 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     print()
     print(markdown_table(results))
-    if any(r["task"].startswith("long_ppl") for r in results):  # the report's table shape
-        from evaluate.tasks.long_ppl import table_from_folder
+    from evaluate.registry import get_task
 
-        table = table_from_folder(Path(args.output))
-        (Path(args.output) / "long_ppl.md").write_text(table + "\n", encoding="utf-8")
-        print(f"\n{table}\n(written to {Path(args.output) / 'long_ppl.md'})")
+    reports = {}  # each task's report once, over the whole results folder
+    for result in results:
+        report = get_task(result["task"]).report
+        if report is not None:
+            reports[report.file] = report
+    for report in reports.values():
+        table = report.build(Path(args.output))
+        (Path(args.output) / report.file).write_text(table + "\n", encoding="utf-8")
+        print(f"\n{table}\n(written to {Path(args.output) / report.file})")
     for result in results:
         print(f"{result['task']}: {result['run_dir']}/results.json", file=sys.stderr)
     return 0
@@ -221,38 +226,43 @@ def command_score_completions(argv: list[str]) -> int:
                     "verdicts (samples.jsonl) and pass@k (results.json).")
     parser.add_argument("file", help="JSONL with task_id and completion per line "
                         "(several lines per problem for pass@k)")
-    parser.add_argument("--task", default="humaneval", help="humaneval (the only one so far)")
+    parser.add_argument("--task", default="humaneval",
+                        help="a task that checks completions: humaneval (default), "
+                        "humaneval:sampled")
     parser.add_argument("--data-dir", help="benchmark files (default: $EVALUATE_DATA_DIR)")
     parser.add_argument("--output", default="results", help="results folder (default: results/)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    if args.task != "humaneval":
-        raise EvaluateError(f"score-completions supports --task humaneval, not {args.task!r}")
     import time
 
     from evaluate.data import DataDir, sha256_file
     from evaluate.provenance import environment
-    from evaluate.records import SAMPLES, slug, write_jsonl, write_results
-    from evaluate.tasks.humaneval import run_facts, score_completions
+    from evaluate.records import run_dir_for, write_results, write_samples
+    from evaluate.registry import all_tasks, get_task
 
+    task = get_task(args.task)
+    if task.score_completions is None:
+        able = ", ".join(n for n, t in all_tasks().items() if t.score_completions is not None)
+        raise EvaluateError(f"score-completions supports --task {able}, not {args.task!r}")
     start = time.time()
     source = Path(args.file)
     if not source.is_file():
         raise EvaluateError(f"completions file {args.file!r} does not exist")
     data = DataDir(args.data_dir)
     rows = DataDir(source.parent).read_jsonl(source.name)
-    records, pass_at_k = score_completions(rows, data, where=str(source))
-    run_dir = Path(args.output) / "completions" / slug(source.stem) / slug(args.task)
+    records, pass_at_k = task.score_completions(rows, data, str(source))
+    run_dir = run_dir_for(Path(args.output) / "completions", source.stem, task.name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_jsonl(run_dir / SAMPLES, records)
+    write_samples(run_dir, records)
     results = {
-        "task": args.task,
+        "task": task.name,
         "completions_file": str(source),
         "completions_sha256": sha256_file(source),
         "problems": len(records),
-        "completions": sum(r["extra"]["n"] for r in records),
+        "completions": sum(len(r.responses) for r in records),
         "pass_at_k": pass_at_k,
-        "task_extra": run_facts(records),
+        "task_extra": (task.results_extra([r.to_dict() for r in records])
+                       if task.results_extra else {}),
         "data_files": dict(sorted(data.files_read.items())),
         "wall_time_s": round(time.time() - start, 3),
         "environment": environment(),
@@ -260,7 +270,7 @@ def command_score_completions(argv: list[str]) -> int:
     }
     write_results(run_dir, results)
     scores = "  ".join(f"{k} {100 * v:.2f}" for k, v in pass_at_k.items())
-    print(f"{args.task}: {len(records)} problems, {results['completions']} completions: {scores}")
+    print(f"{task.name}: {len(records)} problems, {results['completions']} completions: {scores}")
     print(f"{run_dir}/results.json", file=sys.stderr)
     return 0
 

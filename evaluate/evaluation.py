@@ -190,13 +190,6 @@ def _set_batch_size(backend: Any, size: int | str) -> int | str:
     return previous
 
 
-def _check_vocabulary(data_dir: str | Path | None, backend: Any) -> None:
-    """A task that tokenizes for the model (long_ppl) is valid only for the same vocabulary."""
-    from evaluate.tasks.long_ppl import check_vocabulary
-
-    check_vocabulary(DataDir(data_dir), backend.encode)
-
-
 def evaluate_model(
     spec: ModelSpec,
     task_names: list[str],
@@ -230,18 +223,16 @@ def evaluate_model(
     results = []
     for task in tasks:
         data = DataDir(data_dir)  # fresh per task, so each records only the files it read
-        own_tokens = bool(task.params.get("tokenizer"))  # the task tokenizes for the model
-        if own_tokens and getattr(backend, "loaded", True):
-            _check_vocabulary(data_dir, backend)
-        one_at_a_time = task.params.get("batch_size") == 1  # the protocol says so
-        saved = _set_batch_size(backend, 1) if one_at_a_time else None
+        if task.check_backend is not None and getattr(backend, "loaded", True):
+            task.check_backend(DataDir(data_dir), backend)
+        saved = _set_batch_size(backend, 1) if task.batch_size_one else None
         try:
             results.append(run_task(task, backend, data, Path(output), spec.label, options,
                                     command=command))
         finally:
             if saved is not None:
                 _set_batch_size(backend, saved)
-        if own_tokens and getattr(backend, "loaded", True):  # loaded during the run
-            _check_vocabulary(data_dir, backend)
+        if task.check_backend is not None and getattr(backend, "loaded", True):  # loaded now
+            task.check_backend(DataDir(data_dir), backend)
     return results
 

@@ -205,9 +205,9 @@ def _noise(base: Entry, now: Entry, drop: float, sign: float) -> tuple[float | N
             return p, (f"paired on {len(shared)} samples: {worse} worse, {better} better, "
                        f"mid-p {p:.3g}")
     if base.stderr is not None and now.stderr is not None:
-        p = z_test_p(drop, base.stderr, now.stderr)
-        if p is not None:
-            return p, f"unpaired z-test on stderrs, p {p:.3g}"
+        z_p = z_test_p(drop, base.stderr, now.stderr)
+        if z_p is not None:
+            return z_p, f"unpaired z-test on stderrs, p {z_p:.3g}"
     return None, "no per-sample scores or stderrs: any drop beyond tolerance counts"
 
 

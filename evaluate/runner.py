@@ -53,7 +53,7 @@ from evaluate.records import (
 )
 from evaluate.registry import get_task
 from evaluate.requests import Request, Response, request_from_dict, request_hash, request_to_dict
-from evaluate.task import Doc, Task
+from evaluate.task import Doc, ScoreInput, Task
 
 __all__ = ["PLAN", "RESPONSES", "RESULTS", "RUN", "SAMPLES", "RunOptions", "execute", "plan",
            "read_responses", "rescore", "run_dir_for", "run_task", "score", "select_subset"]
@@ -87,6 +87,7 @@ def plan(task: Task, data: DataDir, options: RunOptions) -> list[PlanRecord]:
         records.append(PlanRecord(
             id=doc.id, target=doc.target, meta=doc.meta,
             requests=[{"hash": request_hash(r), **request_to_dict(r)} for r in requests],
+            reference=doc.reference,
         ))
     return records
 
@@ -211,9 +212,10 @@ def score(
 ) -> list[SampleRecord]:
     """Per-sample records for every sample whose requests all have responses."""
     ready = [r for r in records if all(s["hash"] in responses for s in r.requests)]
-    docs = [Doc(id=r.id, target=r.target, meta=r.meta) for r in ready]
+    inputs = [ScoreInput(id=r.id, target=r.target, meta=r.meta, reference=r.reference)
+              for r in ready]
     answers = [[responses[s["hash"]] for s in r.requests] for r in ready]
-    scored = task.score_all(docs, answers)
+    scored = task.score_all(inputs, answers)
     return [
         SampleRecord(
             id=record.id,
@@ -287,10 +289,10 @@ def run_task(
         if not current.main:
             if cache is not None:
                 cache.close()
-            results = distributed.broadcast(None)
+            shared: dict[str, Any] = distributed.broadcast(None)
             if error is not None:
                 raise error
-            return results
+            return shared
     results: dict[str, Any] | None = None
     try:
         results = _write_run(task, records, responses, run_dir, data, backend, options, start,
@@ -357,6 +359,9 @@ def build_results(task: Task, samples: list[SampleRecord], planned: int) -> dict
         "planned_samples": planned,
         "complete": len(samples) == planned,
     }
+    if task.selection is not None:  # a subset of the subjects: not comparable with a full run
+        results["selection"] = {"of": task.selection.of.name, "spec": task.selection.spec,
+                                "subjects": list(task.selection.subjects)}
     if task.results_extra is not None and samples:
         results["task_extra"] = task.results_extra(rows)
     return results

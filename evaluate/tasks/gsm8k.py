@@ -38,7 +38,7 @@ from evaluate.data import DataDir, require_fields
 from evaluate.errors import MalformedDataError
 from evaluate.registry import register
 from evaluate.requests import GenerateRequest, Response, cut_at_stops
-from evaluate.task import Aggregation, Doc, Scored, Task
+from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 
 DATA_FILE = "gsm8k/test.jsonl"
 PROMPT_FILE = "gsm8k/qwen_8shot_prompt.txt"
@@ -171,7 +171,7 @@ def qwen_prediction(completion: str) -> int | None:
     return python_int_literal(runs[-1]) if runs else None
 
 
-def score(doc: Doc, responses: list[Response]) -> Scored:
+def score(doc: ScoreInput, responses: list[Response]) -> Scored:
     completion = cut_at_stops(responses[0]["text"], STOPS)
     predicted = qwen_prediction(completion)
     gold = qwen_gold(doc.target)
@@ -225,7 +225,7 @@ def fixed_gold(answer: str) -> Fraction:
     return value
 
 
-def score_fixed(doc: Doc, responses: list[Response]) -> Scored:
+def score_fixed(doc: ScoreInput, responses: list[Response]) -> Scored:
     completion = cut_at_stops(responses[0]["text"], STOPS)
     predicted = last_number(completion)
     gold = fixed_gold(doc.target)
@@ -265,7 +265,7 @@ def opencompass_equal(pred: str, gold: str) -> bool:
         return False
 
 
-def score_opencompass(doc: Doc, responses: list[Response]) -> Scored:
+def score_opencompass(doc: ScoreInput, responses: list[Response]) -> Scored:
     completion = cut_at_stops(responses[0]["text"], OC_STOPS)
     predicted = opencompass_prediction(completion)
     gold = opencompass_gold(doc.target)

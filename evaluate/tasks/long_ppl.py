@@ -17,10 +17,10 @@ tokenizes with the Qwen byte-level BPE from the shared tokenizer files
 (``tokenizers/qwen2/tokenizer.json`` in the data dir, else in ``../tokenizers/`` beside it; its
 sha256 is recorded with the data files). Qwen, Qwen1.5, Qwen2, Qwen2.5 and Qwen3 share these ranks,
 so the windows are the model's own tokens for every Qwen model; for a model with another
-vocabulary this task is invalid, and :mod:`evaluate.evaluation` refuses it by checking that the
+vocabulary this task is invalid, and its ``check_backend`` hook refuses it by checking that the
 backend encodes :data:`VOCAB_PROBE` to the same ids.
 
-Windows run one at a time (``params["batch_size"] = 1``, honoured by ``evaluate_model``): a
+Windows run one at a time (``batch_size_one``, honoured by ``evaluate_model``): a
 length-dependent context knob (dynamic NTK, LogN, window attention: :mod:`evaluate.context`) must
 see each window alone, and one 32K row at a time is also what fits in memory.
 
@@ -41,7 +41,7 @@ from evaluate.errors import EvaluateError, MalformedDataError, MissingDataError
 from evaluate.records import RESULTS, read_json
 from evaluate.registry import register
 from evaluate.requests import Response, SequenceNLLRequest
-from evaluate.task import Aggregation, Doc, Scored, Task
+from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task, TaskReport
 
 FOLDER = "long_latex"
 EXTENSIONS = (".tex", ".txt", ".Rnw", ".Rmd")
@@ -140,11 +140,16 @@ def check_vocabulary(data: DataDir, backend_encode: Callable[[str], list[int]]) 
         )
 
 
+def check_backend(data: DataDir, backend: Any) -> None:
+    """The task's backend check: the model must share the task's vocabulary."""
+    check_vocabulary(data, backend.encode)
+
+
 def build(doc: Doc) -> list[SequenceNLLRequest]:
     return [SequenceNLLRequest(token_ids=tuple(doc.data))]
 
 
-def score(doc: Doc, responses: list[Response]) -> Scored:
+def score(doc: ScoreInput, responses: list[Response]) -> Scored:
     """Mean NLL of the window's predicted tokens, weighted by their number."""
     nll, tokens = float(responses[0]["nll"]), int(responses[0]["num_tokens"])
     mean = nll / tokens
@@ -168,9 +173,11 @@ def make_task(name: str, lengths: Sequence[int] = LENGTHS, windows: int = 8,
         aggregation=Aggregation(metric="ppl", by="length", per_group=True, transform="exp"),
         params={"folder": folder, "lengths": list(lengths), "windows_per_length": windows,
                 "window_choice": "evenly spaced over the stream", "bos": False,
-                "separator": EOT, "extensions": list(EXTENSIONS), "tokenizer": TOKENIZER,
-                "batch_size": 1},
+                "separator": EOT, "extensions": list(EXTENSIONS), "tokenizer": TOKENIZER},
         metric_note="exp(token-weighted mean NLL) per length; lower is better",
+        batch_size_one=True,
+        check_backend=check_backend,
+        report=TaskReport(file="long_ppl.md", build=table_from_folder),
     )
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from evaluate.errors import MalformedDataError
 from evaluate.requests import LoglikelihoodRequest, Response, SequenceNLLRequest
-from evaluate.task import Doc, Scored
+from evaluate.task import Scored, ScoreInput
 
 LETTERS = ("A", "B", "C", "D")
 SPACED_LETTERS = (" A", " B", " C", " D")
@@ -92,7 +92,7 @@ def qwen_pick(logprobs: Sequence[float]) -> tuple[int, list[float]]:
     return int(np.argmax(soft)), [float(x) for x in soft]
 
 
-def qwen_score(doc: Doc, responses: list[Response]) -> Scored:
+def qwen_score(doc: ScoreInput, responses: list[Response]) -> Scored:
     """Argmax letter; score 1/0 against the gold letter (NaN when the gold is unknown)."""
     response = responses[0]
     index, probs = qwen_pick(response["logprobs"])
@@ -118,7 +118,7 @@ def ppl_values(responses: list[Response]) -> list[float]:
     return [(context["nll"] - logprob) / tokens for logprob in letters["logprobs"]]
 
 
-def ppl_score(doc: Doc, responses: list[Response]) -> Scored:
+def ppl_score(doc: ScoreInput, responses: list[Response]) -> Scored:
     values = ppl_values(responses)
     guess = LETTERS[int(np.argmin(values))]
     score = math.nan if doc.target is None else float(guess == doc.target)
