@@ -169,12 +169,14 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    from evaluate.context_options import ContextOptions
     from evaluate.evaluation import ModelSpec, evaluate_model
     from evaluate.tables import markdown_table
 
     spec = ModelSpec(model=args.model, dtype=args.dtype, device=args.device,
                      revision=args.revision, trust_remote_code=args.trust_remote_code,
-                     batch_size=batch_size, options=_context_options(args),
+                     batch_size=batch_size,
+                     options=ContextOptions.from_options(_context_options(args)),
                      backend=args.backend, device_map=args.device_map,
                      max_memory=args.max_memory,
                      server=_server_options(args))

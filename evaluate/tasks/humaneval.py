@@ -1,4 +1,4 @@
-"""HumanEval, 0-shot pass@1 (Qwen's protocol; PROTOCOLS.md "HumanEval").
+"""HumanEval, 0-shot pass@1 (Qwen's protocol; EVALUATION.md "HumanEval").
 
 Prompt: the raw ``prompt`` field. Greedy, 512 new tokens; the completion is cut, in order, at
 ``<|endoftext|>``, ``\\n\\n\\n``, ``\\n\\n`` and ``def `` (the ``\\n\\n`` cut truncates any
@@ -27,6 +27,7 @@ package (the same bytes).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from evaluate.passk import mean_pass_at_k
 from evaluate.records import SampleRecord
 from evaluate.registry import register
 from evaluate.requests import GenerateRequest, Response, cut_at_stops
+from evaluate.scoring.code import pass_fraction, program_verdicts
 from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 
 DATA_FILE = "humaneval/HumanEval.jsonl.gz"
@@ -98,16 +100,9 @@ def score(doc: ScoreInput, responses: list[Response]) -> Scored:
 
 def score_programs(docs: list[ScoreInput], responses: list[list[Response]]) -> list[Scored]:
     """Run every sample's program in the sandbox, in parallel across cores."""
-    from evaluate.sandbox import Limits, run_programs
-
     completions = [extract(r[0]) for r in responses]
     programs = [program(harness_of(doc), c) for doc, c in zip(docs, completions, strict=True)]
-    results = run_programs(programs, Limits(timeout_s=TIMEOUT_S), progress=len(programs) > 1)
-    return [
-        Scored(extracted=completion, score=float(result.passed),
-               extra={"status": result.status, "detail": result.detail})
-        for completion, result in zip(completions, results, strict=True)
-    ]
+    return program_verdicts(completions, programs, TIMEOUT_S)
 
 
 def build_sampled(doc: Doc) -> list[GenerateRequest]:
@@ -137,22 +132,8 @@ def check_completions(
     ``score`` is c / n (the unbiased pass@1 of that problem); ``extra`` holds n, c and each
     completion's sandbox status and detail, in order.
     """
-    from evaluate.sandbox import Limits, run_programs
-
-    programs = [program(h, c) for h, cs in zip(harnesses, completions, strict=True) for c in cs]
-    results = run_programs(programs, Limits(timeout_s=TIMEOUT_S),
-                           progress=progress and len(programs) > 1)
-    scored, start = [], 0
-    for cs in completions:
-        mine = results[start : start + len(cs)]
-        start += len(cs)
-        passed = sum(r.passed for r in mine)
-        scored.append(Scored(
-            extracted=cs, score=passed / len(cs) if cs else 0.0,
-            extra={"n": len(cs), "passed": passed, "status": [r.status for r in mine],
-                   "detail": [r.detail for r in mine]},
-        ))
-    return scored
+    programs = [[program(h, c) for c in cs] for h, cs in zip(harnesses, completions, strict=True)]
+    return pass_fraction(completions, programs, TIMEOUT_S, progress)
 
 
 def _statuses(sample: dict[str, Any]) -> list[str]:
@@ -207,10 +188,10 @@ def score_completions(
     return records, mean_pass_at_k(counts, (1, 10, 100))
 
 
-register(Task(
+GREEDY = register(Task(
     name="humaneval",
     description="HumanEval 0-shot pass@1, greedy, Qwen's cut rules",
-    provenance="QwenLM/Qwen eval/evaluate_humaneval.py (PROTOCOLS.md)",
+    provenance='QwenLM/Qwen eval/evaluate_humaneval.py; EVALUATION.md "HumanEval"',
     shots=0,
     data_files=(DATA_FILE,),
     load=load,
@@ -225,24 +206,20 @@ register(Task(
     score_completions=score_completions,
 ))
 
-register(Task(
+register(dataclasses.replace(
+    GREEDY,
     name="humaneval:sampled",
     description=f"HumanEval 0-shot, {SAMPLES} samples per problem (T={TEMPERATURE}, "
                 f"top-p={TOP_P}), unbiased pass@k, Qwen's cut rules",
     provenance="QwenLM/Qwen eval/evaluate_humaneval.py prompt and cuts; pass@k estimator of "
-               "Chen et al. 2021 (human-eval)",
-    shots=0,
-    data_files=(DATA_FILE,),
-    load=load,
+               'Chen et al. 2021 (human-eval); EVALUATION.md "HumanEval"',
     build=build_sampled,
     score=score_sampled,
     score_many=score_sampled_programs,
-    aggregation=Aggregation(metric="pass@1"),
     params={"stops": STOPS, "max_new_tokens": MAX_NEW_TOKENS, "timeout_s": TIMEOUT_S,
             "decoding": "sampling", "samples": SAMPLES, "temperature": TEMPERATURE,
             "top_p": TOP_P, "seeds": f"0..{SAMPLES - 1}", "ks": KS,
             "program": "prompt+completion+\\n+test+\\n+check(entry_point)"},
     metric_note=f"{SAMPLES} samples, pass@k for k in {KS} under task_extra",
     results_extra=sampled_run_facts,
-    score_completions=score_completions,
 ))

@@ -1,4 +1,4 @@
-"""Long-context perplexity at 1K..32K tokens (PROTOCOLS.md "arXiv long-context perplexity").
+"""Long-context perplexity at 1K..32K tokens (EVALUATION.md "Long-context perplexity").
 
 Documents: every ``.tex``/``.txt``/``.Rnw``/``.Rmd`` file of a folder in the data dir
 (``long_latex/`` here), in file-name order. Each is tokenized without BOS, the token lists are
@@ -164,7 +164,7 @@ def make_task(name: str, lengths: Sequence[int] = LENGTHS, windows: int = 8,
         description=(f"perplexity of {windows} non-overlapping windows per length "
                      f"({', '.join(str(n) for n in lengths)} tokens) of {folder}/"),
         provenance="Qwen technical report Table 3 / README long-context table "
-                   "(PROTOCOLS.md: arXiv long-context perplexity)",
+                   '(EVALUATION.md "Long-context perplexity")',
         shots=0,
         data_files=[f"{folder}/*.tex", f"{folder}/*.txt", TOKENIZER],
         load=functools.partial(load, folder=folder, lengths=tuple(lengths), windows=windows),

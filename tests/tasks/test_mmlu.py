@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from evaluate.backends.base import CandidateTokenError
@@ -14,7 +12,6 @@ from evaluate.registry import get_task
 from evaluate.runner import RunOptions, run_task, select_subset
 from evaluate.task import Doc
 from evaluate.tasks import mmlu
-from evaluate.tasks.multiple_choice import ppl_score, ppl_values, qwen_pick, qwen_score
 
 CM_SHOTS = [  # college_mathematics_dev.csv rows 0-4, written out by hand
     ("Let V be the set of all real polynomials p(x). Let transformations T, S be defined on V by "
@@ -95,7 +92,7 @@ def test_qwen_prompt_with_na_quirk(qwen_docs):
 
 
 def test_na_quirk_count(qwen_docs, oc_docs):
-    """10 test choices read as NaN (PROTOCOLS.md); OpenCompass's csv loader keeps them."""
+    """10 test choices read as NaN (EVALUATION.md "MMLU"); OpenCompass's csv loader keeps them."""
     def nan_choices(prompt: str) -> int:
         query = prompt.rsplit("\n\n", 1)[-1]
         return sum(line[3:] == "nan" for line in query.split("\n") if line[:3] in
@@ -130,23 +127,6 @@ def test_opencompass_prompt(oc_docs):
     letters, context = mmlu.OPENCOMPASS.build(doc)
     assert letters.candidates == (" A", " B", " C", " D") and letters.next_token
     assert letters.context == context.text == expected
-
-
-def test_qwen_scoring_softmax_over_probabilities():
-    doc = Doc(id="x", target="B")
-    result = qwen_score(doc, [{"logprobs": [-3.0, -1.0, -2.0, -5.0]}])
-    assert result.extracted == "B" and result.score == 1.0
-    assert math.isclose(sum(result.extra["probs"]), 1.0, rel_tol=1e-6)
-    # Both probabilities underflow to 0 in float32: the scripts' argmax takes the first.
-    assert qwen_pick([-200.0, -150.0, -300.0, -400.0])[0] == 0
-
-
-def test_ppl_scoring_is_average_over_all_prompt_tokens():
-    # context of 9 tokens (8 predicted, NLL 16), then one letter token: n = 10 tokens.
-    responses = [{"logprobs": [-1.0, -0.5, -4.0, -0.5]}, {"nll": 16.0, "num_tokens": 8}]
-    assert ppl_values(responses) == [1.7, 1.65, 2.0, 1.65]
-    result = ppl_score(Doc(id="x", target="D"), responses)
-    assert result.extracted == "B" and result.score == 0.0  # first of the tied minimum
 
 
 def test_aggregation_micro_and_categories():
