@@ -20,8 +20,12 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evaluate.errors import EvaluateError
+
+if TYPE_CHECKING:
+    from evaluate.context_options import ContextOptions
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -112,22 +116,20 @@ def _context_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the length the knobs treat as trained (default: the model config's)")
 
 
-def _context_options(args: argparse.Namespace) -> dict[str, object]:
-    options: dict[str, object] = {}
-    if args.dynamic_ntk:
-        options["dynamic_ntk"] = True
-    if args.logn_attn:
-        options["logn_attn"] = True
-    if args.window_attn:
-        options["window_attn"] = args.window_attn
+def _context_options(args: argparse.Namespace) -> ContextOptions:
+    from evaluate.context_options import ContextOptions
+
+    rope = None
     if args.rope_scaling:
         try:
-            options["rope_scaling"] = json.loads(args.rope_scaling)
+            rope = json.loads(args.rope_scaling)
         except json.JSONDecodeError as exc:
             raise EvaluateError(f"--rope-scaling is not valid JSON: {exc.msg}") from None
-    if args.trained_length is not None:
-        options["trained_length"] = args.trained_length
-    return options
+    given = {"dynamic_ntk": args.dynamic_ntk, "logn_attn": args.logn_attn,
+             "window_attn": args.window_attn, "rope_scaling": rope,
+             "trained_length": args.trained_length}
+    return ContextOptions.from_options({k: v for k, v in given.items()
+                                        if v is not None and v is not False})
 
 
 def parse_batch_size(text: str) -> int | str:
@@ -175,14 +177,13 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    from evaluate.context_options import ContextOptions
     from evaluate.evaluation import ModelSpec, evaluate_model
     from evaluate.tables import markdown_table
 
     spec = ModelSpec(model=args.model, dtype=args.dtype, device=args.device,
                      revision=args.revision, trust_remote_code=args.trust_remote_code,
                      batch_size=batch_size,
-                     options=ContextOptions.from_options(_context_options(args)),
+                     options=_context_options(args),
                      backend=args.backend, device_map=args.device_map,
                      max_memory=args.max_memory,
                      server=_server_options(args))

@@ -28,17 +28,20 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from evaluate.errors import EvaluateError
 
 PLAN, RESPONSES, SAMPLES, RESULTS, RUN = (
     "plan.jsonl", "responses.jsonl", "samples.jsonl", "results.json", "run.json",
 )
+
+
+T = TypeVar("T")
 
 
 class MalformedRecordError(EvaluateError):
@@ -143,11 +146,7 @@ def write_plan(run_dir: Path, records: Sequence[PlanRecord]) -> None:
 
 
 def read_plan(run_dir: Path) -> list[PlanRecord]:
-    path = run_dir / PLAN
-    try:
-        return [PlanRecord.from_dict(row) for row in read_jsonl(path)]
-    except KeyError as exc:
-        raise MalformedRecordError(f"{path}: a record has no {exc}") from None
+    return _read_typed(run_dir / PLAN, PlanRecord.from_dict, "plan records (id, requests, ...)")
 
 
 # ---- responses -------------------------------------------------------------------------------
@@ -254,11 +253,15 @@ def write_samples(run_dir: Path, samples: Sequence[SampleRecord]) -> None:
 
 
 def read_samples(run_dir: Path) -> list[SampleRecord]:
-    path = run_dir / SAMPLES
+    return _read_typed(run_dir / SAMPLES, SampleRecord.from_dict,
+                       "sample records (id, score, ...)")
+
+
+def _read_typed(path: Path, from_dict: Callable[[dict[str, Any]], T], what: str) -> list[T]:
     try:
-        return [SampleRecord.from_dict(row) for row in read_jsonl(path)]
+        return [from_dict(row) for row in read_jsonl(path)]
     except (KeyError, TypeError, ValueError):
-        raise MalformedRecordError(f"{path}: not sample records (id, score, ...)") from None
+        raise MalformedRecordError(f"{path}: not {what}") from None
 
 
 def read_sample_scores(run_dir: Path) -> dict[str, float] | None:

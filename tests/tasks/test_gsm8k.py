@@ -163,9 +163,10 @@ def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_pat
         results = run_task(get_task(name), backend, DataDir(data_dir), tmp_path, "tiny",
                            RunOptions(limit=2, progress=False))
         assert results["complete"] and results["samples"] == 2
-        assert 0.0 <= results["metrics"]["accuracy"]["value"] <= 100.0
         samples = [json.loads(line) for line in
                    open(Path(results["run_dir"]) / "samples.jsonl", encoding="utf-8")]
+        assert results["metrics"]["accuracy"]["value"] == pytest.approx(
+            100 * sum(s["score"] for s in samples) / 2)
         for sample in samples:
             assert sample["responses"][0]["num_tokens"] <= 8
             assert sample["extra"]["completion"] == cut_at_stops(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from evaluate.backends.base import CandidateTokenError
@@ -133,8 +136,7 @@ def test_aggregation_micro_and_categories():
     from evaluate.metrics import aggregate
 
     records = ([{"score": 1.0, "meta": {"subject": "anatomy"}}] * 3
-               + [{"score": 0.0, "meta": {"subject": "philosophy"}}]
-               + [{"score": 1.0, "meta": {"subject": "philosophy"}}] * 0)
+               + [{"score": 0.0, "meta": {"subject": "philosophy"}}])
     qwen = aggregate(records, mmlu.QWEN.aggregation, resamples=10)
     assert qwen["accuracy"]["value"] == pytest.approx(75.0)  # micro: 3 of 4
     assert qwen["category:STEM"]["value"] == pytest.approx(100.0)
@@ -191,6 +193,8 @@ def test_end_to_end_tiny_model(data_dir, tiny_model, qwen2_tokenizer, tmp_path):
                        RunOptions(limit=16, progress=False))
     assert results["samples"] == 16 and results["complete"]
     metrics = results["metrics"]
-    assert 0.0 <= metrics["accuracy"]["value"] <= 100.0
+    scores = [json.loads(line)["score"] for line in
+              open(Path(results["run_dir"]) / "samples.jsonl", encoding="utf-8")]
+    assert metrics["accuracy"]["value"] == pytest.approx(100 * sum(scores) / 16)  # micro
     assert set(metrics) >= {"accuracy", "category:STEM", "category:Humanities",
                             "category:Social Sciences", "category:Other"}
