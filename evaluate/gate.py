@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.errors import EvaluateError
-from evaluate.records import load_results, read_sample_scores
+from evaluate.records import RESULTS, load_results, read_json, read_sample_scores
 
 BASELINE_FORMAT = "qwen-evaluate-baseline/1"
 ALPHA = 0.05
@@ -132,11 +132,8 @@ def _by_task(entries: list[Entry], where: str) -> dict[str, Entry]:
 def read_baseline(path: str | Path) -> dict[str, Entry]:
     """A baseline file, or results (``results.json`` files or folders) used as the baseline."""
     path = Path(path)
-    if path.is_file() and path.name != "results.json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise EvaluateError(f"{path} is not valid JSON: {exc}") from None
+    if path.is_file() and path.name != RESULTS:
+        data = read_json(path)
         if data.get("format") != BASELINE_FORMAT:
             raise EvaluateError(f"{path} is not a baseline file (format {BASELINE_FORMAT}) "
                                 "nor a results.json")

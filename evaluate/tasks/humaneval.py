@@ -13,6 +13,10 @@ Variants:
   each is cached and resumed on its own). The per-problem score is c / n (the unbiased pass@1);
   ``results.json`` gives pass@k for k in ``KS`` under ``task_extra`` (:mod:`evaluate.passk`).
 
+The test harness (``prompt``, ``test``, ``entry_point``) is each plan record's ``reference``, what
+the scorer reads (so a rescore checks the same programs); ``target`` is the canonical solution,
+which nothing scores against.
+
 Every per-sample record says why a program failed (the sandbox status: ``failed`` for a wrong
 answer, ``error``, ``timeout``, ``memory``, ...), and ``results.json`` records the sandbox's
 :func:`~evaluate.sandbox.isolation_report` and the count of each status under ``task_extra``.
