@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.errors import EvaluateError
+from evaluate.records import load_results as load_results  # re-exported for callers of tables
 from evaluate.reported import lookup, lookup_in, table_models, table_name, table_tasks
 
 

@@ -273,6 +273,6 @@ def test_ci_gate_tiny_model(tmp_path, tiny_model, qwen2_tokenizer, capsys):
 
 
 def _results(out: Path) -> list[dict]:
-    from evaluate.records import load_results
+    from evaluate.tables import load_results
 
     return load_results([out])
