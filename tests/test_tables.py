@@ -12,9 +12,8 @@ import pytest
 
 from evaluate.cli import main
 from evaluate.errors import EvaluateError
-from evaluate.records import load_results
 from evaluate.reported import lookup, lookup_in, model_key, table_models, table_name
-from evaluate.tables import model_size, pivot, pivot_csv, pivot_markdown
+from evaluate.tables import load_results, model_size, pivot, pivot_csv, pivot_markdown
 
 
 def _result(model: str, task: str, value: float, protocol: str = "p1", stderr: float = 0.5,
