@@ -1,6 +1,6 @@
 """Read the records runs write (``results.json``, ``samples.jsonl``): the viewer's only reader.
 
-A thin layer over the run folder layout of :mod:`evaluate.runner`. Samples are paged from the
+A thin layer over the run folder layout of :mod:`evaluate.records`. Samples are paged from the
 file, never all held by a page: an index of line offsets is built once per file (and rebuilt
 when the file changes), verdicts and ids only when a filter or a comparison needs them.
 """
@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.errors import EvaluateError
-from evaluate.tables import load_results
+from evaluate.records import SAMPLES, load_results
 
-SAMPLES = "samples.jsonl"
 SEARCHED = ("id", "prompt", "requests", "responses", "target", "extracted", "meta", "extra")
 
 

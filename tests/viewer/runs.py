@@ -1,7 +1,7 @@
 """Run folders in the runner's own layout, with chosen per-sample scores (no model needed).
 
-``results.json`` comes from :func:`evaluate.runner.build_results` for a registered task and
-``samples.jsonl`` from :func:`evaluate.runner._write_jsonl`, so the viewer reads what runs write.
+``results.json`` comes from :func:`evaluate.runner.build_results` for a registered task, and both
+files are written through :mod:`evaluate.records`, so the viewer reads what runs write.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from evaluate.records import SampleRecord, run_dir_for, write_results, write_samples
 from evaluate.registry import get_task
-from evaluate.runner import RESULTS, SAMPLES, _write_json, _write_jsonl, build_results, slug
+from evaluate.runner import build_results
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "viewer"  # screenshots
 HOSTILE = ('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=2">'
@@ -34,14 +35,15 @@ def mmlu_sample(number: int, correct: bool, subject: str = "anatomy") -> dict[st
 def write_run(output: Path, model: str, task_name: str, samples: list[dict[str, Any]],
               wall_time_s: float = 12.5, extra: dict[str, Any] | None = None) -> Path:
     """A finished run of ``model`` on ``task_name`` holding ``samples``; returns its folder."""
-    run_dir = output / slug(model) / slug(task_name)
+    run_dir = run_dir_for(output, model, task_name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(run_dir / SAMPLES, samples)
-    results = build_results(get_task(task_name), samples, len(samples))
+    records = [SampleRecord.from_dict(sample) for sample in samples]
+    write_samples(run_dir, records)
+    results = build_results(get_task(task_name), records, len(records))
     results.update({"run_dir": str(run_dir), "model": {"model": model}, "backend": "test",
                     "wall_time_s": wall_time_s,
                     "environment": {"time": "2026-01-02T03:04:05+0000"}, **(extra or {})})
-    _write_json(run_dir / RESULTS, results)
+    write_results(run_dir, results)
     return run_dir
 
 
