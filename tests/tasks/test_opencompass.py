@@ -121,3 +121,18 @@ def test_cmmlu_opencompass_prompt(data_dir):
     assert prompt.count("\n答案是: ") == 5 and prompt.count("\n\n题目：") == 5
     assert prompt.endswith("\nA. 农业生产工具\nB. 土地\nC. 劳动力\nD. 资金\n答案是:")
     assert context.text == prompt and doc.target == "B"
+
+
+def test_cmmlu_opencompass_end_to_end(data_dir, tiny_model, qwen2_tokenizer, tmp_path):
+    from evaluate.backends.hf import HFBackend
+    from evaluate.runner import RunOptions, run_task
+
+    task = get_task("cmmlu:opencompass")
+    results = [run_task(task, HFBackend(tiny_model, qwen2_tokenizer, batch_size=size,
+                                        identity={"model": "tiny"}),
+                        DataDir(data_dir), tmp_path / str(size), "tiny",
+                        RunOptions(limit=3, progress=False))
+               for size in (1, 4)]
+    assert results[0]["samples"] == results[1]["samples"] == 3
+    assert (results[0]["metrics"]["accuracy"]["value"]
+            == results[1]["metrics"]["accuracy"]["value"])
