@@ -23,6 +23,7 @@ from evaluate.task import Doc, Scored, Task
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # tasks that exist or are being built; shipped configs may name only these
 KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencompass", "cmmlu",
+               "cmmlu:opencompass",
                "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "long_ppl"}
 
 

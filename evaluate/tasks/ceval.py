@@ -13,15 +13,17 @@ mean of its subjects' accuracies, as ``cal_ceval`` prints them.
 NaN; :func:`write_submission` turns the run's ``samples.jsonl`` into C-Eval's submission file
 (``{subject: {id: letter}}``): ``python -m evaluate.tasks.ceval RUN_DIR``.
 
-``ceval:opencompass`` (OpenCompass ``ceval_internal_ppl_93e5ce``, the same prompts as
-``ceval_ppl_93e5ce``): every shot and the query is the HUMAN turn
+``ceval:opencompass`` (OpenCompass ``ceval_ppl_93e5ce`` at OC@2954913d, = today's
+``ceval_internal_ppl_93e5ce``; rendered by :mod:`evaluate.tasks.opencompass`): the ice template is
+keyed by label, each a round: HUMAN
 ``"以下是中国关于{subject in Chinese}考试的单项选择题，请选出其中的正确答案。\\n"``
-+ ``"{q}\\nA. {a}\\n..\\nD. {d}\\n答案: "``
-followed by the BOT turn (the letter). A base model has no meta template, so OpenCompass's
-``LMTemplateParser`` joins the turns with ``"\\n"`` (and a meta-template ice gets no separators),
-giving ``...答案: \\nA\\n以下是...答案: \\nX``. Lowest average NLL wins; macro average over
-subjects. Scored on val: the reference table's ``ceval-test`` row used OpenCompass's internal
-copy of the test answers, which is not public.
++ ``"{q}\\nA. {a}\\n..\\nD. {d}\\n答案: "``, then BOT (the letter). For a base model (no meta
+template) the items are joined with ``"\\n"`` and the retriever's separator and end token are
+items of their own: ``...答案: \\nA\\n\\n\\n以下是...`` between shots, five newlines before the
+question, and the candidate ends ``答案: \\nX``. Fields are filled one after another, so a LaTeX
+group spelling a field (``\\bar{A}``) is replaced by that field (3 val questions). Lowest average
+NLL wins; macro average over subjects. Scored on val: the reference table's ``ceval-test`` row
+used OpenCompass's internal copy of the test answers, which is not public.
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ from evaluate.scoring.choice import (
     ppl_requests,
 )
 from evaluate.task import Aggregation, Doc, Task
+from evaluate.tasks import opencompass as oc
 from evaluate.tasks.multiple_choice import (
     qwen_example,
     qwen_shots,
     read_csv_pandas,
-    read_csv_plain,
     require_answer,
     require_columns,
 )
@@ -105,42 +107,44 @@ def write_submission(run_dir: Path) -> Path:
 
 
 # ---- OpenCompass -------------------------------------------------------------------------------
-TURN_SEPARATOR = "\n"  # LMTemplateParser without a meta template: last_sep = "\n"
+OC_HUMAN = ("以下是中国关于{chinese}考试的单项选择题，请选出其中的正确答案。\n"
+            "{{question}}\nA. {{A}}\nB. {{B}}\nC. {{C}}\nD. {{D}}\n答案: ")
 
 
-def oc_human(chinese: str, cells: dict[str, str]) -> str:
-    return (f"以下是中国关于{chinese}考试的单项选择题，请选出其中的正确答案。\n"
-            f"{cells['question']}\n"
-            f"A. {cells['A']}\nB. {cells['B']}\nC. {cells['C']}\nD. {cells['D']}\n答案: ")
+def oc_round(subject: str, letter: str) -> list[oc.Turn]:
+    """The ice template's round for one label: the HUMAN question, the BOT letter."""
+    human = OC_HUMAN.format(chinese=SUBJECTS[subject][1])
+    return [oc.Turn("HUMAN", human), oc.Turn("BOT", letter)]
 
 
-def oc_context(subject: str, dev: list[dict[str, str]], cells: dict[str, str]) -> str:
-    """The candidate prompt up to its last token: it ends ``"答案: \\n"`` (the letter follows)."""
-    chinese = SUBJECTS[subject][1]
-    turns: list[str] = []
-    for shot in dev[:SHOTS]:
-        turns += [oc_human(chinese, shot), shot["answer"]]
-    turns.append(oc_human(chinese, cells))
-    return TURN_SEPARATOR.join(turns) + TURN_SEPARATOR
-
-
-def _csv_dicts(path: Path) -> list[dict[str, str]]:
-    rows = read_csv_plain(path, header=False)
+def oc_rows(path: Path) -> list[dict[str, str]]:
+    """CEvalDataset's rows: the header's columns, then ``explanation`` and ``answer`` if absent."""
+    rows = oc.read_csv(path)
     header = rows[0] if rows else []
-    return [dict(zip(header, row, strict=False)) for row in rows[1:]]
+    out = []
+    for cells in rows[1:]:
+        row = dict(zip(header, cells, strict=False))
+        row.setdefault("explanation", "")
+        row.setdefault("answer", "")
+        out.append(row)
+    return out
 
 
 def load_opencompass(data: DataDir) -> list[Doc]:
+    """Every val question; the context of its four candidate prompts (ceval_ppl_93e5ce)."""
     docs = []
     for subject in SUBJECTS:
-        dev = _csv_dicts(data.path(f"ceval/dev/{subject}_dev.csv"))
+        rounds = {x: oc_round(subject, x) for x in LETTERS}
+        dev = oc_rows(data.path(f"ceval/dev/{subject}_dev.csv"))[:SHOTS]
+        ice = oc.round_ice(rounds, dev, "answer")
         name = f"ceval/val/{subject}_val.csv"
-        for number, cells in enumerate(_csv_dicts(data.path(name)), 1):
-            require_columns(cells, (*FIELDS, "answer"), f"{name}:{number}")
-            require_answer(cells["answer"], f"{name}:{number}")
-            docs.append(Doc(id=f"{subject}/{cells['id']}", target=cells["answer"],
+        for number, row in enumerate(oc_rows(data.path(name)), 1):
+            require_columns(row, FIELDS, f"{name}:{number}")
+            require_answer(row["answer"], f"{name}:{number}")
+            prompts = [oc.round_prompt([oc.ICE_TOKEN, *rounds[x]], ice, row) for x in LETTERS]
+            docs.append(Doc(id=f"{subject}/{row['id']}", target=row["answer"],
                             meta={"subject": subject},
-                            data={"prompt": oc_context(subject, dev, cells)}))
+                            data={"prompt": oc.shared_context(prompts, LETTERS)}))
     return docs
 
 
@@ -190,8 +194,8 @@ OPENCOMPASS = register(Task(
     build=build_opencompass,
     score=lowest_ppl_choice,
     aggregation=AGGREGATION,
-    params={"letters": LETTERS, "turn_separator": TURN_SEPARATOR, "split": "val",
-            "ppl": "sum NLL / all tokens, argmin", "csv": "csv module"},
+    params={"letters": LETTERS, "human": OC_HUMAN, "ice": "label-keyed rounds, FixK 0-4",
+            "split": "val", "ppl": "sum NLL / all tokens, argmin", "csv": "csv module, text mode"},
     metric_note="macro over 52 subjects",
     subjects=tuple(SUBJECTS),
 ))

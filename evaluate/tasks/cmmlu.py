@@ -1,5 +1,5 @@
-"""CMMLU 5-shot, Qwen's protocol (``cmmlu``; QwenLM/Qwen ``eval/evaluate_cmmlu.py``;
-EVALUATION.md "CMMLU").
+"""CMMLU 5-shot: Qwen's protocol (``cmmlu``; QwenLM/Qwen ``eval/evaluate_cmmlu.py``) and
+OpenCompass's (``cmmlu:opencompass``); EVALUATION.md "CMMLU".
 
 Same shape as C-Eval: no header; shots are rows 0-4 of ``dev/<subject>.csv`` as
 ``"问题：q\\nA. a\\nB. b\\nC. c\\nD. d\\n答案：X\\n\\n"``; the query ends ``"\\n答案："``;
@@ -12,15 +12,34 @@ Aggregation, as the script's ``cal_cmmlu`` prints it: the headline is the mean o
 accuracies (macro); each category (STEM, Humanities, Social Science, Other, China specific) is the
 mean over its subjects, a subject counting in every category one of its sub-categories belongs to
 (CMMLU's own ``subcategories``/``categories`` maps, copied into the script).
+
+``cmmlu:opencompass`` (OpenCompass ``cmmlu_ppl_041cbf``, the base CMMLU number; PROTOCOLS_MORE.md
+B14; rendered by :mod:`evaluate.tasks.opencompass`): candidate X is
+``"以下是关于{科目}的单项选择题，请直接给出正确答案的选项。\\n"`` + shots +
+``"题目：q\\nA. a\\n..D. d\\n答案是: X"``,
+each shot ``"题目：…\\n答案是: Y\\n"``, joined by ``"\\n"`` plus a final ``"\\n"``; dev rows 0-4;
+CSVs read with ``csv`` in text mode (no NA quirk); lowest average NLL wins; headline = mean of the
+67 subject accuracies (the same categories reported as for ``cmmlu``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from evaluate.data import DataDir
+from evaluate.errors import MalformedDataError
 from evaluate.registry import register
-from evaluate.scoring.choice import LETTERS, next_token_choice, next_token_request
+from evaluate.scoring.choice import (
+    LETTERS,
+    lowest_ppl_choice,
+    next_token_choice,
+    next_token_request,
+    ppl_requests,
+)
 from evaluate.task import Aggregation, Doc, Task
+from evaluate.tasks import opencompass as oc
 from evaluate.tasks.multiple_choice import (
+    SPACED_LETTERS,
     qwen_example,
     qwen_shots,
     read_csv_pandas,
@@ -73,4 +92,94 @@ TASK = register(Task(
             "truncation": None},
     metric_note="macro over 67 subjects; STEM/Humanities/Social Science/Other/China specific",
     subjects=tuple(SUBCATEGORIES),
+))
+
+
+# ---- OpenCompass cmmlu_ppl_041cbf (PROTOCOLS_MORE.md B14) ----------------------------------------
+# subject -> Chinese name, in the config's order (cmmlu_subject_mapping).
+OC_SUBJECTS: dict[str, str] = {
+    "agronomy": "农学", "anatomy": "解剖学", "ancient_chinese": "古汉语", "arts": "艺术学",
+    "astronomy": "天文学", "business_ethics": "商业伦理",
+    "chinese_civil_service_exam": "中国公务员考试", "chinese_driving_rule": "中国驾驶规则",
+    "chinese_food_culture": "中国饮食文化", "chinese_foreign_policy": "中国外交政策",
+    "chinese_history": "中国历史", "chinese_literature": "中国文学",
+    "chinese_teacher_qualification": "中国教师资格", "clinical_knowledge": "临床知识",
+    "college_actuarial_science": "大学精算学", "college_education": "大学教育学",
+    "college_engineering_hydrology": "大学工程水文学", "college_law": "大学法律",
+    "college_mathematics": "大学数学", "college_medical_statistics": "大学医学统计",
+    "college_medicine": "大学医学", "computer_science": "计算机科学",
+    "computer_security": "计算机安全", "conceptual_physics": "概念物理学",
+    "construction_project_management": "建设工程管理", "economics": "经济学",
+    "education": "教育学", "electrical_engineering": "电气工程", "elementary_chinese": "小学语文",
+    "elementary_commonsense": "小学常识", "elementary_information_and_technology": "小学信息技术",
+    "elementary_mathematics": "初等数学", "ethnology": "民族学", "food_science": "食品科学",
+    "genetics": "遗传学", "global_facts": "全球事实", "high_school_biology": "高中生物",
+    "high_school_chemistry": "高中化学", "high_school_geography": "高中地理",
+    "high_school_mathematics": "高中数学", "high_school_physics": "高中物理学",
+    "high_school_politics": "高中政治", "human_sexuality": "人类性行为",
+    "international_law": "国际法学", "journalism": "新闻学", "jurisprudence": "法理学",
+    "legal_and_moral_basis": "法律与道德基础", "logical": "逻辑学", "machine_learning": "机器学习",
+    "management": "管理学", "marketing": "市场营销", "marxist_theory": "马克思主义理论",
+    "modern_chinese": "现代汉语", "nutrition": "营养学", "philosophy": "哲学",
+    "professional_accounting": "专业会计", "professional_law": "专业法学",
+    "professional_medicine": "专业医学", "professional_psychology": "专业心理学",
+    "public_relations": "公共关系", "security_study": "安全研究", "sociology": "社会学",
+    "sports_science": "体育学", "traditional_chinese_medicine": "中医中药", "virology": "病毒学",
+    "world_history": "世界历史", "world_religions": "世界宗教",
+}
+OC_COLUMNS = ("question", "A", "B", "C", "D", "answer")  # CMMLUDataset's row, in its order
+OC_QUESTION = "题目：{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}"
+OC_ICE = {x: f"{OC_QUESTION}\n答案是: {x}\n" for x in LETTERS}
+OC_PROMPT = {x: f"\n</E>{OC_QUESTION}\n答案是: {x}" for x in LETTERS}  # after the hint
+
+
+def oc_hint(subject: str) -> str:
+    return f"以下是关于{OC_SUBJECTS[subject]}的单项选择题，请直接给出正确答案的选项。"
+
+
+def oc_rows(path: Path) -> list[dict[str, str]]:
+    """CMMLUDataset's rows: the header skipped, cells 1-6 (cell 0 is a row number)."""
+    rows = oc.read_csv(path)[1:]
+    for number, cells in enumerate(rows, 2):
+        if len(cells) != 7:
+            raise MalformedDataError(f"{path}:{number}: {len(cells)} cells, expected 7")
+    return [dict(zip(OC_COLUMNS, cells[1:], strict=True)) for cells in rows]
+
+
+def load_opencompass(data: DataDir) -> list[Doc]:
+    """Every test question; the context of its four candidate prompts."""
+    docs = []
+    for subject in OC_SUBJECTS:
+        ice = oc.string_ice(OC_ICE, oc_rows(data.path(f"cmmlu/dev/{subject}.csv"))[:SHOTS],
+                            "answer")
+        name = f"cmmlu/test/{subject}.csv"
+        for number, row in enumerate(oc_rows(data.path(name)), 1):
+            require_answer(row["answer"], f"{name}:{number}")
+            prompts = [oc.string_prompt(oc_hint(subject) + OC_PROMPT[x], ice, row)
+                       for x in LETTERS]
+            docs.append(Doc(id=f"{subject}/{number - 1}", target=row["answer"],
+                            meta={"subject": subject},
+                            data={"prompt": oc.shared_context(prompts, SPACED_LETTERS)}))
+    return docs
+
+
+def build_opencompass(doc: Doc) -> list:
+    return ppl_requests(doc.data["prompt"], SPACED_LETTERS)
+
+
+OPENCOMPASS = register(Task(
+    name="cmmlu:opencompass",
+    description="CMMLU 5-shot, lowest-perplexity choice (OpenCompass cmmlu_ppl_041cbf)",
+    provenance="OpenCompass configs/datasets/cmmlu/cmmlu_ppl_041cbf.py, PPLInferencer",
+    shots=SHOTS,
+    data_files=("cmmlu/dev/*.csv", "cmmlu/test/*.csv"),
+    load=load_opencompass,
+    build=build_opencompass,
+    score=lowest_ppl_choice,
+    aggregation=Aggregation(average="macro", by="subject", categories=CATEGORIES,
+                            per_group=True),
+    params={"letters": SPACED_LETTERS, "ice_template": OC_ICE, "prompt_template": OC_PROMPT,
+            "ice_separator": "\n", "ice_eos_token": "\n", "ppl": "sum NLL / all tokens, argmin",
+            "csv": "csv module, text mode"},
+    metric_note="macro over 67 subjects",
 ))

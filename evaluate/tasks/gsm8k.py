@@ -17,14 +17,15 @@ optional sign, thousands separators, decimals or a fraction (``-1,234.5``, ``3/4
 with the gold exactly as rational numbers (:class:`fractions.Fraction`: exact for every such
 form, so sympy adds nothing here).
 
-``gsm8k:opencompass`` (OpenCompass ``configs/datasets/gsm8k/gsm8k_gen_17d0dc.py``): 4 fixed
-shots, each ``"Question: {q}\\nLet's think step by step\\nAnswer:"`` joined directly to its
-answer text (no separator, as OpenCompass renders HUMAN/BOT rounds for a base model without a
-meta template); 512 new tokens, stop at ``Question``; prediction = the last match of
-``-?\\d+\\.\\d+|-?\\d+`` in the text before ``Question:`` (``NULL`` if none); gold =
-``answer.split("#### ")[1]`` without commas; correct if ``pred == gold`` or
-``abs(float(pred) - int(gold)) < 1e-6``. The end-of-text markers ``<|endoftext|>`` and
-``<|im_end|>`` are cut first (OpenCompass decodes with ``skip_special_tokens``).
+``gsm8k:opencompass`` (OpenCompass ``configs/datasets/gsm8k/gsm8k_gen_17d0dc.py``, rendered by
+:mod:`evaluate.tasks.opencompass`): 4 fixed shots as HUMAN ``"Question: {q}\\nLet's think step by
+step\\nAnswer:"`` / BOT answer turns, then the question's HUMAN turn; a base model has no meta
+template, so the turns are joined with ``"\\n"`` (``Answer:\\n<answer>``, and a blank line before
+each next ``Question:``, as each answer ends ``"\\n"``). 512 new tokens, stop at ``Question``;
+the output is decoded without special tokens (``<|im_end|>`` is dropped, the text after it kept)
+and cut at ``Question``; prediction = the last match of ``-?\\d+\\.\\d+|-?\\d+`` in the text before
+``Question:`` (``NULL`` if none); gold = ``answer.split("#### ")[1]`` without commas; correct if
+``pred == gold`` or ``abs(float(pred) - int(gold)) < 1e-6``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from fractions import Fraction
-from functools import partial
 from typing import Any
 
 from evaluate.data import DataDir, require_fields
@@ -47,6 +47,7 @@ from evaluate.scoring.extract import (
     python_int_literal,
 )
 from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
+from evaluate.tasks import opencompass as oc
 from evaluate.tasks.gsm8k_prompts import OC_SHOTS
 
 DATA_FILE = "gsm8k/test.jsonl"
@@ -57,7 +58,7 @@ QUESTION_TEMPLATE = "\nQuestion: {question}\nLet's think step by step\n"
 GOLD_RE = re.compile(r"#### (\-?[0-9\.\,]+)")  # Qwen's ANS_RE
 
 # ---- OpenCompass gsm8k_gen_17d0dc --------------------------------------------------------------
-OC_STOPS = ("<|endoftext|>", "<|im_end|>", "Question")
+OC_STOPS = ("Question",)  # the config's stopping_criteria; EOS still ends decoding
 OC_TURN = "Question: {question}\nLet's think step by step\nAnswer:"
 OC_NUMBER_RE = re.compile(r"\-?\d+\.\d+|\-?\d+")  # OC_SHOTS: evaluate/tasks/gsm8k_prompts.py
 
@@ -129,13 +130,25 @@ def score_fixed(doc: ScoreInput, responses: list[Response]) -> Scored:
 
 
 # ---- gsm8k:opencompass ---------------------------------------------------------------------------
-def opencompass_prompt(question: str) -> str:
-    shots = "".join(OC_TURN.format(question=q) + a for q, a in OC_SHOTS)
-    return shots + OC_TURN.format(question=question)
+def opencompass_prompt(row: dict[str, str]) -> str:
+    """The round (4 HUMAN/BOT shots, then the question) filled in generation mode and rendered."""
+    turns: list[oc.Item] = []
+    for question, answer in OC_SHOTS:
+        turns += [oc.Turn("HUMAN", OC_TURN.format(question=question)), oc.Turn("BOT", answer)]
+    turns.append(oc.Turn("HUMAN", OC_TURN))
+    return oc.render(oc.fill_items(turns, oc.gen_row(row, "answer")))
+
+
+def load_opencompass(data: DataDir) -> list[Doc]:
+    """Test problems (GSM8KDataset's rows: the JSON fields in file order)."""
+    docs = load(data, with_prompt=False)
+    for doc, row in zip(docs, data.read_jsonl(DATA_FILE), strict=True):
+        doc.data = {"prompt": opencompass_prompt(row)}
+    return docs
 
 
 def build_opencompass(doc: Doc) -> list[GenerateRequest]:
-    return [GenerateRequest(context=opencompass_prompt(doc.data["question"]), stop=OC_STOPS,
+    return [GenerateRequest(context=doc.data["prompt"], stop=OC_STOPS,
                             max_new_tokens=MAX_NEW_TOKENS)]
 
 
@@ -160,7 +173,7 @@ def opencompass_equal(pred: str, gold: str) -> bool:
 
 
 def score_opencompass(doc: ScoreInput, responses: list[Response]) -> Scored:
-    completion = cut_at_stops(responses[0]["text"], OC_STOPS)
+    completion = oc.base_output(responses[0]["text"], OC_STOPS)
     predicted = opencompass_prediction(completion)
     gold = opencompass_gold(doc.target)
     return Scored(extracted=predicted, score=float(opencompass_equal(predicted, gold)),
@@ -207,11 +220,13 @@ register(Task(
                'opencompass/datasets/gsm8k.py; EVALUATION.md "GSM8K"',
     shots=4,
     data_files=(DATA_FILE,),
-    load=partial(load, with_prompt=False),
+    load=load_opencompass,
     build=build_opencompass,
     score=score_opencompass,
     aggregation=Aggregation(metric="accuracy"),
     params=_params(stops=OC_STOPS, turn=OC_TURN, shots=OC_SHOTS, prediction=OC_NUMBER_RE.pattern,
+                   rendering="round joined by \\n (no meta template)",
+                   output=f"drop {oc.SPECIAL_TOKENS}, then cut at the stops",
                    comparison="pred == gold or abs(float(pred) - int(gold)) < 1e-6"),
     metric_note="greedy",
 ))

@@ -9,17 +9,21 @@
 Headline: micro average over the 14,042 test questions; also Qwen's four categories and every
 subject.
 
-``mmlu:opencompass`` (OpenCompass ``configs/datasets/mmlu/mmlu_ppl_ac766d.py``): header with two
-spaces after "about", shots ``"q\\nA. a\\nB. b\\nC. c\\nD. d\\nAnswer: X\\n"`` joined by
-FixKRetriever's ``ice_separator`` ``"\\n"`` and closed by its ``ice_eos_token`` ``"\\n"``,
-query ending ``"Answer: X"`` for each X; lowest average NLL wins; headline = macro average over
-57 subjects.
-CSV read with ``csv`` (no NA quirk).
+``mmlu:opencompass`` (OpenCompass ``configs/datasets/mmlu/mmlu_ppl_ac766d.py``, rendered by
+:mod:`evaluate.tasks.opencompass`): header with two spaces after "about", shots
+``"q\\nA. a\\nB. b\\nC. c\\nD. d\\nAnswer: X\\n"`` joined by FixKRetriever's ``"\\n"`` and
+closed by another ``"\\n"`` (a blank line between shots), query ending ``"Answer: X"`` for each X;
+lowest average NLL wins; headline = macro average over 57 subjects. CSVs read as OpenCompass's
+loader reads them (``csv`` in text mode: no NA quirk, a ``\\r\\n`` inside a quoted field reads as
+``\\n``, which changes every college_mathematics prompt).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from evaluate.data import DataDir
+from evaluate.errors import MalformedDataError
 from evaluate.registry import register
 from evaluate.scoring.choice import (
     lowest_ppl_choice,
@@ -28,12 +32,13 @@ from evaluate.scoring.choice import (
     ppl_requests,
 )
 from evaluate.task import Aggregation, Doc, Task
+from evaluate.tasks import opencompass as oc
 from evaluate.tasks.multiple_choice import (
+    LETTERS,
     SPACED_LETTERS,
     qwen_example,
     qwen_shots,
     read_csv_pandas,
-    read_csv_plain,
     require_answer,
 )
 from evaluate.tasks.subjects import MMLU_CATEGORIES as CATEGORIES
@@ -72,33 +77,38 @@ def build_qwen(doc: Doc) -> list:
 
 
 # ---- OpenCompass -------------------------------------------------------------------------------
-ICE_SEPARATOR = "\n"  # FixKRetriever defaults (not overridden by mmlu_ppl_ac766d)
-ICE_EOS_TOKEN = "\n"
+OC_COLUMNS = ("input", "A", "B", "C", "D", "target")  # MMLUDataset's row, in its order
+OC_QUESTION = "{input}\nA. {A}\nB. {B}\nC. {C}\nD. {D}"
+OC_ICE = {x: f"{OC_QUESTION}\nAnswer: {x}\n" for x in LETTERS}
+OC_PROMPT = {x: f"</E>{OC_QUESTION}\nAnswer: {x}" for x in LETTERS}  # after the hint
 
 
-def oc_example(cells: list[str]) -> str:
-    q, a, b, c, d = cells[:5]
-    return f"{q}\nA. {a}\nB. {b}\nC. {c}\nD. {d}"
-
-
-def oc_context(subject: str, dev: list[list[str]], cells: list[str]) -> str:
-    """The candidate prompt up to (not including) the final ``" X"``: it ends ``"Answer:"``."""
-    hint = ("The following are multiple choice questions (with answers) about  "
+def oc_hint(subject: str) -> str:
+    return ("The following are multiple choice questions (with answers) about  "
             + subject.replace("_", " ") + ".\n\n")
-    ice = ICE_SEPARATOR.join(oc_example(r) + f"\nAnswer: {r[5]}\n" for r in dev[:SHOTS])
-    return hint + ice + ICE_EOS_TOKEN + oc_example(cells) + "\nAnswer:"
+
+
+def oc_rows(path: Path) -> list[dict[str, str]]:
+    rows = oc.read_csv(path)
+    for number, cells in enumerate(rows, 1):
+        if len(cells) != 6:
+            raise MalformedDataError(f"{path}:{number}: {len(cells)} cells, expected 6")
+    return [dict(zip(OC_COLUMNS, cells, strict=True)) for cells in rows]
 
 
 def load_opencompass(data: DataDir) -> list[Doc]:
+    """Every test question; the context of its four candidate prompts (mmlu_ppl_ac766d)."""
     docs = []
     for subject in SUBJECTS:
-        dev = read_csv_plain(data.path(f"mmlu/dev/{subject}_dev.csv"), header=False)
+        ice = oc.string_ice(OC_ICE, oc_rows(data.path(f"mmlu/dev/{subject}_dev.csv"))[:SHOTS],
+                            "target")
         test_name = f"mmlu/test/{subject}_test.csv"
-        for number, cells in enumerate(read_csv_plain(data.path(test_name), header=False), 1):
-            require_answer(cells[5] if len(cells) == 6 else "", f"{test_name}:{number}")
-            docs.append(Doc(id=f"{subject}/{number - 1}", target=cells[5],
+        for number, row in enumerate(oc_rows(data.path(test_name)), 1):
+            require_answer(row["target"], f"{test_name}:{number}")
+            prompts = [oc.string_prompt(oc_hint(subject) + OC_PROMPT[x], ice, row) for x in LETTERS]
+            docs.append(Doc(id=f"{subject}/{number - 1}", target=row["target"],
                             meta={"subject": subject},
-                            data={"prompt": oc_context(subject, dev, cells)}))
+                            data={"prompt": oc.shared_context(prompts, SPACED_LETTERS)}))
     return docs
 
 
@@ -135,9 +145,9 @@ OPENCOMPASS = register(Task(
     score=lowest_ppl_choice,
     aggregation=Aggregation(average="macro", by="subject", categories=CATEGORIES,
                             per_group=True),
-    params={"letters": SPACED_LETTERS, "ice_separator": ICE_SEPARATOR,
-            "ice_eos_token": ICE_EOS_TOKEN, "ppl": "sum NLL / all tokens, argmin",
-            "csv": "csv module"},
+    params={"letters": SPACED_LETTERS, "ice_template": OC_ICE, "prompt_template": OC_PROMPT,
+            "ice_separator": "\n", "ice_eos_token": "\n", "ppl": "sum NLL / all tokens, argmin",
+            "csv": "csv module, text mode"},
     metric_note="macro over 57 subjects",
     subjects=SUBJECTS,
 ))

@@ -66,15 +66,14 @@ def test_opencompass_prompt(oc_docs, data_dir):
     with open(f"{data_dir}/ceval/dev/law_dev.csv", encoding="utf-8", newline="") as handle:
         dev = list(csv.DictReader(handle))[:5]
     head = "以下是中国关于法学考试的单项选择题，请选出其中的正确答案。\n"
-    turns = []
-    for r in dev:
-        turns += [f"{head}{r['question']}\nA. {r['A']}\nB. {r['B']}\nC. {r['C']}\nD. {r['D']}"
-                  "\n答案: ", r["answer"]]
+    shots = [f"{head}{r['question']}\nA. {r['A']}\nB. {r['B']}\nC. {r['C']}\nD. {r['D']}"
+             f"\n答案: \n{r['answer']}" for r in dev]
     a, b, c, d = QUERY_CHOICES
-    turns.append(f"{head}{QUERY_Q}\nA. {a}\nB. {b}\nC. {c}\nD. {d}\n答案: ")
+    query = f"{head}{QUERY_Q}\nA. {a}\nB. {b}\nC. {c}\nD. {d}\n答案: \n"
     doc = oc_docs["law/0"]
-    assert doc.data["prompt"] == "\n".join(turns) + "\n"
-    assert "答案: \n" + dev[0]["answer"] + "\n以下是中国关于法学考试" in doc.data["prompt"]
+    # separator and end token are items of their own: 3 newlines between shots, 5 before the query
+    assert doc.data["prompt"] == "\n\n\n".join(shots) + "\n\n\n\n\n" + query
+    assert "答案: \n" + dev[0]["answer"] + "\n\n\n以下是中国关于法学考试" in doc.data["prompt"]
     letters, context = ceval.OPENCOMPASS.build(doc)
     assert letters.candidates == ("A", "B", "C", "D") and context.text == doc.data["prompt"]
 

@@ -94,22 +94,23 @@ def test_fixed_comparison(text, gold, correct):
     ("The answer is 3.75", "3.75", "3.75", 1.0),  # string equality (int("3.75") fails)
     ("The answer is 3.750", "3.75", "3.750", 0.0),
     ("The answer is 7\n\nQuestion: 12", "7", "7", 1.0),  # cut at "Question"
-    ("The answer is 7<|im_end|>9", "7", "7", 1.0),
+    ("The answer is 7<|im_end|>9", "7", "79", 0.0),  # the special token dropped, text kept
+    ("The answer is 7<|im_end|>\nQuestion: 9", "7", "7", 1.0),
     ("no number", "7", "NULL", 0.0),
 ])
 def test_opencompass_extraction(text, gold, extracted, correct):
     assert _score("gsm8k:opencompass", text, gold) == (extracted, correct)
 
 
-def test_opencompass_prompt_has_four_shots_joined_directly(data_dir):
+def test_opencompass_prompt_has_four_shots_joined_by_newlines(data_dir):
     task = get_task("gsm8k:opencompass")
     doc = task.load(DataDir(data_dir))[0]
     prompt = task.build(doc)[0].context
     assert prompt.startswith("Question: Angelo and Melanie want to plan how many hours")
     assert prompt.count("Let's think step by step\nAnswer:") == 5
-    assert "\nLet's think step by step\nAnswer:Angelo and Melanie think" in prompt
-    assert "The answer is 4\nQuestion: Mark's basketball team" in prompt
-    assert "The answer is 146\nQuestion: Janet\u2019s ducks lay 16 eggs per day." in prompt
+    assert "\nLet's think step by step\nAnswer:\nAngelo and Melanie think" in prompt
+    assert "The answer is 4\n\nQuestion: Mark's basketball team" in prompt
+    assert "The answer is 146\n\nQuestion: Janet\u2019s ducks lay 16 eggs per day." in prompt
     assert prompt.endswith("at the farmers' market?\nLet's think step by step\nAnswer:")
     assert task.shots == 4
 

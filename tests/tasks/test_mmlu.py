@@ -120,8 +120,9 @@ def test_long_professional_law_prompt(qwen_docs, oc_docs, qwen2_tokenizer):
 
 
 def test_opencompass_prompt(oc_docs):
+    """OpenCompass's loader reads the CSV in text mode: the shot's CRLF reads as LF."""
     shots = "\n".join(f"{q}\nA. {a}\nB. {b}\nC. {c}\nD. {d}\nAnswer: {x}\n"
-                      for q, a, b, c, d, x in CM_SHOTS)
+                      for q, a, b, c, d, x in CM_SHOTS).replace("\r\n", "\n")
     expected = ("The following are multiple choice questions (with answers) about  college "
                 "mathematics.\n\n" + shots + "\n" + NA_QUESTION
                 + "\nA. None\nB. One\nC. Four\nD. Five\nAnswer:")
