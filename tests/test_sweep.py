@@ -23,6 +23,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # tasks that exist or are being built; shipped configs may name only these
 KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencompass", "cmmlu",
                "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "humaneval:opencompass", "long_ppl"}
+KNOWN_TASKS |= {"humaneval:evalplus-instruct", "mbpp:evalplus-instruct"}  # chat tasks
 
 
 def _load(data: DataDir) -> list[Doc]:
