@@ -288,3 +288,34 @@ def test_chat_template_option_is_part_of_the_model_identity(templateless_model_d
     request = chatml.chat_renderer.render(GenerateRequest("", chat=conversation("hi")))
     assert request.context == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     assert not chatml.loaded  # rendering needed no weights
+
+
+def test_backend_uses_recorded_ids_and_repetition_penalty(tiny_model, qwen2_tokenizer):
+    import torch
+    from transformers import RepetitionPenaltyLogitsProcessor
+
+    from evaluate.backends.hf import HFBackend, penalize_repetition
+
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=1)
+    text = "<|im_start|>user\nhi<|im_end|>\n"
+    ids = tuple(backend.encode("<|im_start|>user\n") + backend.encode("\nhi"))
+    plain, exact = (next(iter(backend.run([GenerateRequest(text, context_ids=c,
+                                                           max_new_tokens=3)], False)))[1]
+                    for c in (None, ids))
+    assert exact["context_tokens"] == len(ids) != plain["context_tokens"]
+    logits = torch.randn(50)
+    seen = [3, 7, 7, 20]
+    reference = RepetitionPenaltyLogitsProcessor(1.3)(torch.tensor([seen]), logits[None].clone())
+    assert torch.allclose(penalize_repetition(logits, seen, 1.3), reference[0])
+    # Decoding with a penalty equals Transformers' generate with the same penalty; a huge one
+    # forbids every token already seen.
+    prompt = backend.encode("def f(x):\n    return x + x + x")
+    for penalty in (1.3, 1e9):
+        ours = next(iter(backend.run([GenerateRequest(
+            "def f(x):\n    return x + x + x", max_new_tokens=12, repetition_penalty=penalty)],
+            False)))[1]
+        theirs = tiny_model.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False,
+                                     repetition_penalty=penalty, eos_token_id=None,
+                                     pad_token_id=0)[0, len(prompt):].tolist()
+        assert ours["text"] == qwen2_tokenizer.decode(theirs)
+    assert len(set(prompt + theirs)) == len(set(prompt)) + len(theirs)
