@@ -25,6 +25,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencompass", "cmmlu",
                "cmmlu:opencompass",
                "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "long_ppl"}
+KNOWN_TASKS |= {"humaneval:evalplus-instruct", "mbpp:evalplus-instruct"}  # chat tasks
 
 
 def _load(data: DataDir) -> list[Doc]:
