@@ -89,12 +89,15 @@ def build(doc: Doc, stops: tuple[str, ...] = STOPS) -> list[GenerateRequest]:
                             max_new_tokens=MAX_NEW_TOKENS)]
 
 
-def check(docs: list[Doc], codes: list[str], timeout_s: float) -> list[Scored]:
-    """Run ``code + "\\n" + tests`` for every sample in the sandbox, in parallel."""
+def check(docs: list[Doc], codes: list[str], timeout_s: float,
+          workers: int | None = None) -> list[Scored]:
+    """Run ``code + "\\n" + tests`` for every sample in the sandbox, in parallel (``workers``
+    programs at a time; default one per core)."""
     from evaluate.sandbox import Limits, run_programs
 
     programs = [code + "\n" + doc.target["tests"] for doc, code in zip(docs, codes, strict=True)]
-    results = run_programs(programs, Limits(timeout_s=timeout_s), progress=len(programs) > 1)
+    results = run_programs(programs, Limits(timeout_s=timeout_s), workers=workers,
+                           progress=len(programs) > 1)
     return [Scored(extracted=code, score=float(result.passed),
                    extra={"status": result.status, "detail": result.detail})
             for code, result in zip(codes, results, strict=True)]

@@ -73,7 +73,7 @@ def test_hendrycks_failure_falls_back_to_raw_equality():
     assert hendrycks_equiv(None, None)
 
 
-# ---- OpenCompass math_postprocess v1 (Sept 2023) and its quirks -----------------------------------
+# ---- OpenCompass math_postprocess v1 (Sept 2023) and its quirks ----------------------------------
 def test_postprocess_v1_reads_the_final_answer_line():
     assert oc.postprocess_v1(REPLY) == "5"
     assert oc.postprocess_v1("The sum is 5") == "Thesumis5"  # no "final answer": first piece

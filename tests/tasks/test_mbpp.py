@@ -1,0 +1,99 @@
+"""MBPP: exact prompts, both code extractions, the canonical solutions in the sandbox, and end to
+end on the tiny model."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from evaluate.backends.hf import HFBackend
+from evaluate.data import DataDir
+from evaluate.registry import get_task
+from evaluate.requests import cut_at_stops
+from evaluate.runner import RunOptions, run_task
+from evaluate.scoring.mbpp_code import lm_eval_code, opencompass_mbpp_code
+from evaluate.tasks import mbpp
+from evaluate.tasks.mbpp_prompts import OC_SANITIZED_TEMPLATE
+
+
+def test_lm_eval_prompt(data_dir):
+    docs = get_task("mbpp").load(DataDir(data_dir))
+    assert [d.id for d in docs] == [str(i) for i in range(11, 511)]
+    prompt = docs[0].data["prompt"]
+    assert prompt.startswith("You are an expert Python programmer, and here is your task: Write a "
+                             "function to find the similar elements from the given two tuple "
+                             "lists. Your code should pass these tests:\n\nassert similar_")
+    assert "(13, 14)\n[BEGIN]\ndef similar_elements(test_tup1, test_tup2):\r\n  res =" in prompt
+    assert "  return (res) \n[DONE]\n\nYou are an expert" in prompt  # shot code as released
+    assert prompt.count("[DONE]") == 3 and prompt.endswith("\n[BEGIN]\n")
+    assert docs[0].target["tests"].count("assert") == 3
+    (request,) = get_task("mbpp").build(docs[0])
+    assert request.stop[0] == "[DONE]" and request.max_new_tokens == 512
+
+
+def test_opencompass_prompt(data_dir):
+    sha = hashlib.sha256(OC_SANITIZED_TEMPLATE.encode()).hexdigest()
+    assert (len(OC_SANITIZED_TEMPLATE), sha[:8]) == (1596, "cd32cf35")  # PROTOCOLS_MORE X2
+    docs = get_task("mbpp:opencompass").load(DataDir(data_dir))
+    assert len(docs) == 257 and docs[0].id == "11"
+    assert docs[0].data["prompt"].endswith(docs[0].target["tests"])  # no [BEGIN] after it
+    assert "{text}" not in docs[0].data["prompt"]
+
+
+@pytest.mark.parametrize("reply, code", [
+    ("def f():\n    return 1\n", "def f():\n    return 1"),
+    ("```python\ndef f():\n    return 1\n```\ntext", "def f():\n    return 1"),
+    ("```\nx = 1", "x = 1"),  # an opening fence never closed
+    ("x = 1\n```\nmore", "x = 1"),  # odd count: what precedes the last fence
+    ("Here:\n```python\nx = 1\n```\nand\n```\ny = 2\n```", "x = 1"),  # even: the first block
+])
+def test_lm_eval_code(reply, code):
+    assert lm_eval_code(reply) == code
+
+
+@pytest.mark.parametrize("reply, code", [
+    ("[BEGIN]\n 'def f():\n    return 1'\n[DONE]", "def f():\n    return 1"),
+    (" 'def f():\n    return 1'\n[DONE]\n\nYou are", "def f():\n    return 1"),
+    ("```python\nx = 1\n```", "x = 1"),
+    ("x = 1 DONE trailing", "x = 1"),  # cut at the first DONE
+    ("def a\\_b(): pass", "def a_b(): pass"),
+])
+def test_opencompass_code(reply, code):
+    assert opencompass_mbpp_code(reply) == code
+
+
+def test_canonical_solutions_pass(data_dir):
+    """All 500 canonical solutions, in the sandbox, as the protocol runs them. Two exceptions:
+    task 367's tests need its ``test_setup_code``, which the protocol does not run; task 123
+    (amicable numbers below 9,999) is near the 3 s limit and times out on a loaded machine.
+    Programs and limits are the task's own; more run at once than there are cores, since most
+    of a sandbox run is waiting."""
+    docs = get_task("mbpp").load(DataDir(data_dir))
+    codes = [lm_eval_code(cut_at_stops(d.data["code"] + "\n[DONE]", mbpp.STOPS)) for d in docs]
+    scored = mbpp.check(docs, codes, mbpp.TIMEOUT_S, workers=8)
+    failed = {d.id: s.extra["status"] for d, s in zip(docs, scored, strict=True) if not s.score}
+    assert failed.get("367") == "error"
+    assert set(failed) <= {"367", "123"}
+
+
+def test_sanitized_canonical_solutions_pass(data_dir):
+    """The 257 sanitized solutions; the ten that use ``math`` without importing it fail because
+    the protocol ignores ``test_imports``."""
+    docs = get_task("mbpp:opencompass").load(DataDir(data_dir))
+    codes = [opencompass_mbpp_code("[BEGIN]\n '" + d.data["code"] + "'\n[DONE]") for d in docs]
+    scored = mbpp.check(docs, codes, mbpp.OC_TIMEOUT_S, workers=8)
+    failed = [s.extra["detail"] for s in scored if not s.score]
+    assert len(failed) == 10
+    assert all("name 'math' is not defined" in detail for detail in failed)
+
+
+def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(mbpp, "MAX_NEW_TOKENS", 6)
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
+    for name in ("mbpp", "mbpp:opencompass"):
+        results = run_task(get_task(name), backend, DataDir(data_dir), tmp_path, "tiny",
+                           RunOptions(limit=2, progress=False))
+        assert results["complete"] and results["samples"] == 2
+        assert results["metrics"]["pass@1"]["value"] == 0.0  # random tokens never pass
+        assert sum(results["task_extra"]["status_counts"].values()) == 2
