@@ -12,6 +12,7 @@ from evaluate.backends.hf import HFBackend
 from evaluate.data import DataDir
 from evaluate.errors import MalformedDataError
 from evaluate.registry import get_task
+from evaluate.reported import lookup_in
 from evaluate.runner import RunOptions, run_task
 from evaluate.scoring.bbh import answer_after_trigger, opencompass_freeform, opencompass_mcq
 from evaluate.tasks import bbh
@@ -95,3 +96,8 @@ def test_macro_mean_over_tasks(tiny_model, qwen2_tokenizer, data_dir, tmp_path, 
         assert results["samples"] == 3 and 1 <= len(per_task) <= 3
         assert metrics["accuracy"]["value"] == pytest.approx(sum(per_task.values())
                                                              / len(per_task))
+
+
+def test_reported_rows():
+    assert lookup_in("qwen_base", "Qwen/Qwen-7B", "bbh") == 45.0
+    assert lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-7B", "bbh:opencompass") is not None

@@ -14,6 +14,7 @@ import pytest
 from evaluate.backends.hf import HFBackend
 from evaluate.data import DataDir
 from evaluate.registry import get_task
+from evaluate.reported import lookup_in
 from evaluate.runner import RunOptions, run_task
 from evaluate.scoring.math_equiv import boxed_answer
 from evaluate.tasks import math as math_task
@@ -129,3 +130,8 @@ def test_results_count_outcomes_and_report_type_and_level(tiny_model, qwen2_toke
     equivalence = extra["math:minerva"]["equivalence"]
     assert sum(equivalence.values()) == 3 and set(equivalence) <= {
         "equal", "different", "unparsable", "timeout", "error"}
+
+
+def test_reported_rows():
+    assert lookup_in("qwen_base", "Qwen/Qwen-7B", "math") == 11.6
+    assert lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-7B", "math:opencompass") is not None

@@ -10,6 +10,7 @@ import pytest
 from evaluate.backends.hf import HFBackend
 from evaluate.data import DataDir
 from evaluate.registry import get_task
+from evaluate.reported import lookup_in
 from evaluate.requests import cut_at_stops
 from evaluate.runner import RunOptions, run_task
 from evaluate.scoring.mbpp_code import lm_eval_code, opencompass_mbpp_code
@@ -97,3 +98,8 @@ def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_pat
         assert results["complete"] and results["samples"] == 2
         assert results["metrics"]["pass@1"]["value"] == 0.0  # random tokens never pass
         assert sum(results["task_extra"]["status_counts"].values()) == 2
+
+
+def test_reported_rows():
+    assert lookup_in("qwen_base", "Qwen/Qwen-7B", "mbpp") == 31.6
+    assert lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-7B", "mbpp:opencompass") is not None
