@@ -22,7 +22,8 @@ from evaluate.task import Doc, Scored, Task
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # tasks that exist or are being built; shipped configs may name only these
 KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencompass", "cmmlu",
-               "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "humaneval:opencompass", "long_ppl"}
+               "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "humaneval:opencompass", "long_ppl",
+               "math", "math:opencompass", "mbpp", "mbpp:opencompass", "bbh", "bbh:opencompass"}
 
 
 def _load(data: DataDir) -> list[Doc]:
