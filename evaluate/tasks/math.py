@@ -41,7 +41,6 @@ from typing import Any
 from evaluate.data import DataDir, require_fields
 from evaluate.registry import register
 from evaluate.requests import GenerateRequest, Response, cut_at_stops
-from evaluate.scoring import math_opencompass as oc
 from evaluate.scoring.math_equiv import (
     boxed_answer,
     hendrycks_equiv,
@@ -50,6 +49,12 @@ from evaluate.scoring.math_equiv import (
     minerva_answer,
     minerva_normalize,
     remove_boxed,
+)
+from evaluate.scoring.math_opencompass import (
+    equiv_v2,
+    extract_boxed_answer,
+    postprocess_v1,
+    postprocess_v2,
 )
 from evaluate.task import Aggregation, Doc, Scored, Task
 from evaluate.tasks.math_prompts import MINERVA4, MINERVA_LM, OC2023_SHOTS
@@ -76,7 +81,7 @@ def reference(solution: str, protocol: str) -> str | None:
         boxed = remove_boxed(last_boxed_only_string(solution, boxed_space=True), boxed_space=True)
         return None if boxed is None else minerva_normalize(boxed)
     if protocol == "oc2024":
-        return oc.extract_boxed_answer(solution)
+        return extract_boxed_answer(solution)
     return boxed_answer(solution)
 
 
@@ -99,14 +104,14 @@ def build(doc: Doc, protocol: str = "oc2023") -> list[GenerateRequest]:
 
 def score(doc: Doc, responses: list[Response]) -> Scored:
     completion = cut_at_stops(responses[0]["text"], PROMPTS["oc2023"][1])
-    predicted = oc.postprocess_v1(completion)
+    predicted = postprocess_v1(completion)
     return Scored(extracted=predicted, score=float(hendrycks_equiv(predicted, doc.target)))
 
 
 def score_opencompass(doc: Doc, responses: list[Response]) -> Scored:
     completion = cut_at_stops(responses[0]["text"], PROMPTS["oc2024"][1])
-    predicted = oc.postprocess_v2(completion)
-    return Scored(extracted=predicted, score=float(oc.equiv_v2(predicted, doc.target)))
+    predicted = postprocess_v2(completion)
+    return Scored(extracted=predicted, score=float(equiv_v2(predicted, doc.target)))
 
 
 def score_minerva(doc: Doc, responses: list[Response]) -> Scored:
