@@ -7,6 +7,8 @@
 - :func:`opencompass_mbpp_code`: OpenCompass ``MBPPEvaluator._process_answer`` at OC@2954913d
   (PROTOCOLS_MORE B5): the first of :data:`OC_PATTERNS` that matches (greedy, DOTALL) gives its
   group; then cut at the first fence, at the first ``DONE``, un-escape ``\\_``, strip.
+- :func:`opencompass_2023_code`: the same evaluator as of OC@2c915218 (Sept 2023), used by
+  OpenCompass's reproduction of Qwen-7B (``mbpp_gen_1e1056``).
 """
 
 from __future__ import annotations
@@ -49,3 +51,19 @@ def opencompass_mbpp_code(text: str) -> str:
     text = text.split("```")[0]
     text = re.split(r"'?\s*\[?DONE\]?", text)[0]
     return text.replace("\\_", "_").strip()
+
+
+def opencompass_2023_code(text: str) -> str:
+    """``MBPPEvaluator._process_answer`` at OC@2c915218 (Sept 2023): strip; cut before the first
+    ``DONE`` (with a quote and spaces before it); keep what follows the first ``BEGIN`` (and a
+    quote after it); strip; drop one leading and one trailing ``'``."""
+    text = text.strip()
+    match = re.search(r"('\s*|)(\[DONE\]|DONE)", text)
+    if match:
+        text = text[: match.start()]
+    match = re.search(r"(\[BEGIN\]|BEGIN)('\s*|)", text)
+    if match:
+        text = text[match.end() :]
+    text = text.strip()
+    text = text[1:] if text.startswith("'") else text
+    return text[:-1] if text.endswith("'") else text

@@ -12,7 +12,13 @@ after ``"Follow the given examples and answer the question.\\n"``, 512 new token
 ``Q:``; the 17 multiple-choice tasks compare ``bbh_mcq_postprocess`` of reply and target, the 10
 free-form tasks ``bbh_freeform_postprocess`` of the reply with the raw target.
 
-Both report every task (``task:<name>``) and the unweighted mean over the 27 tasks.
+``bbh:opencompass-2023`` -- ``bbh_gen_5bf00b`` (OC@2c915218), the config OpenCompass used to
+reproduce Qwen-7B in Sept 2023 (40.03 against the reported 45.0; PROTOCOLS_MORE §E): the same
+header and shots, the query ending ``"\\nA: "`` (no "Let's think step by step."), 512 new tokens,
+no stop string, the prompt left-truncated to 1,536 tokens (``max_seq_len`` 2048 minus 512); scored
+as ``bbh:opencompass`` (the post-processors were the same).
+
+All report every task (``task:<name>``) and the unweighted mean over the 27 tasks.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ END_MARKERS = ("<|endoftext|>", "<|im_end|>")
 STOPS = (*END_MARKERS, "\n\nQ:")
 OC_STOPS = (*END_MARKERS, "Q:")
 QUERY = "\n\nQ: {input}\nA: Let's think step by step."
+OC2023_QUERY = "\n\nQ: {input}\nA: "
+OC2023_CONTEXT_TOKENS = 2048 - MAX_NEW_TOKENS
 OC_HEADER = "Follow the given examples and answer the question.\n"
 
 
@@ -58,7 +66,7 @@ def shots(data: DataDir, task: str) -> str:
     return lines[2]
 
 
-def load(data: DataDir, header: str = "") -> list[Doc]:
+def load(data: DataDir, header: str = "", query: str = QUERY) -> list[Doc]:
     docs = []
     for task in TASKS:
         relative = f"bbh/{task}.json"
@@ -73,13 +81,14 @@ def load(data: DataDir, header: str = "") -> list[Doc]:
             docs.append(Doc(
                 id=f"{task}/{number}", target=example["target"],
                 meta={"task": task, "multiple_choice": task in MC_TASKS},
-                data={"prompt": prompt + QUERY.replace("{input}", example["input"])}))
+                data={"prompt": prompt + query.replace("{input}", example["input"])}))
     return docs
 
 
-def build(doc: Doc, stops: tuple[str, ...] = STOPS) -> list[GenerateRequest]:
+def build(doc: Doc, stops: tuple[str, ...] = STOPS,
+          keep: int | None = None) -> list[GenerateRequest]:
     return [GenerateRequest(context=doc.data["prompt"], stop=stops,
-                            max_new_tokens=MAX_NEW_TOKENS)]
+                            max_new_tokens=MAX_NEW_TOKENS, max_context_tokens=keep)]
 
 
 def score(doc: Doc, responses: list[Response]) -> Scored:
@@ -88,8 +97,9 @@ def score(doc: Doc, responses: list[Response]) -> Scored:
     return Scored(extracted=answer, score=float(answer == doc.target))
 
 
-def score_opencompass(doc: Doc, responses: list[Response]) -> Scored:
-    completion = cut_at_stops(responses[0]["text"], OC_STOPS)
+def score_opencompass(doc: Doc, responses: list[Response],
+                      stops: tuple[str, ...] = OC_STOPS) -> Scored:
+    completion = cut_at_stops(responses[0]["text"], stops)
     if doc.meta["multiple_choice"]:
         answer, gold = opencompass_mcq(completion), opencompass_mcq(doc.target)
     else:
@@ -123,5 +133,20 @@ register(Task(
     aggregation=AGGREGATION,
     params={"header": OC_HEADER, "query": QUERY, "stops": OC_STOPS,
             "max_new_tokens": MAX_NEW_TOKENS, "decoding": "greedy", "mc_tasks": MC_TASKS},
+    metric_note="greedy; per task under task:*",
+))
+
+register(Task(
+    name="bbh:opencompass-2023",
+    description="BIG-Bench Hard 3-shot CoT as OpenCompass reproduced Qwen-7B in 2023 "
+                "(bbh_gen_5bf00b: 'A: ' query, no stop); mean of the 27 task accuracies",
+    provenance="OpenCompass@2c915218 configs/datasets/bbh/bbh_gen_5bf00b.py, "
+               "opencompass/datasets/bbh.py (PROTOCOLS_MORE §E)",
+    shots=3, data_files=DATA_FILES, load=partial(load, header=OC_HEADER, query=OC2023_QUERY),
+    build=partial(build, stops=END_MARKERS, keep=OC2023_CONTEXT_TOKENS),
+    score=partial(score_opencompass, stops=END_MARKERS), aggregation=AGGREGATION,
+    params={"header": OC_HEADER, "query": OC2023_QUERY, "stops": END_MARKERS,
+            "max_new_tokens": MAX_NEW_TOKENS, "max_context_tokens": OC2023_CONTEXT_TOKENS,
+            "decoding": "greedy", "mc_tasks": MC_TASKS},
     metric_note="greedy; per task under task:*",
 ))

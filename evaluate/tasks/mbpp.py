@@ -18,6 +18,15 @@ template X2 (no ``[BEGIN]`` after the query), 512 new tokens, no stop; OpenCompa
 cascade; program = code + ``"\\n"`` + the tests (``test_imports`` unused), 10 s per program
 (OpenCompass: a 9 s alarm inside a 10 s process timeout). score = 100 * pass / 257.
 
+``mbpp:opencompass-2023`` -- ``mbpp_gen_1e1056`` (OC@2c915218), the config OpenCompass used to
+reproduce Qwen-7B in Sept 2023 (31.20 against the reported 31.6; PROTOCOLS_MORE §E): test ids
+11-510, the shots as HUMAN/BOT rounds rendered for a base model
+(``[BEGIN]\\n '<code>' \\n[DONE] \\n\\n ``), the query ending ``{test_list}  \\n`` +
+``"\\n[BEGIN]\\n"``; 512 new tokens, no stop, the prompt left-truncated to 1,536 tokens; the 2023
+extraction; program = code + ``"\\n"`` + all the tests, 2 s. OpenCompass ran the programs with
+``exec`` in its own process, one after another (imports could leak between problems); here each
+runs alone in the sandbox.
+
 Each sample records the sandbox status (``passed``, ``failed`` = an AssertionError, ``error``,
 ``timeout``, ...); ``results.json`` counts them under ``task_extra``.
 """
@@ -31,10 +40,14 @@ from evaluate.data import DataDir, require_fields
 from evaluate.errors import MalformedDataError
 from evaluate.registry import register
 from evaluate.requests import GenerateRequest, Response, cut_at_stops
-from evaluate.scoring.mbpp_code import lm_eval_code, opencompass_mbpp_code
+from evaluate.scoring.mbpp_code import (
+    lm_eval_code,
+    opencompass_2023_code,
+    opencompass_mbpp_code,
+)
 from evaluate.task import Aggregation, Doc, Scored, Task
 from evaluate.tasks.humaneval import run_facts
-from evaluate.tasks.mbpp_prompts import OC_SANITIZED_TEMPLATE
+from evaluate.tasks.mbpp_prompts import OC2023_TEMPLATE, OC_SANITIZED_TEMPLATE
 
 DATA_FILE = "mbpp/mbpp.jsonl"
 SANITIZED_FILE = "mbpp/sanitized-mbpp.jsonl"
@@ -46,6 +59,8 @@ STOPS = ("[DONE]", "<|endoftext|>")
 OC_STOPS = ("<|endoftext|>", "<|im_end|>")  # decoded with skip_special_tokens
 TIMEOUT_S = 3.0
 OC_TIMEOUT_S = 10.0
+OC2023_TIMEOUT_S = 2.0
+OC2023_CONTEXT_TOKENS = 2048 - MAX_NEW_TOKENS  # the model config's max_seq_len minus max_out_len
 QUERY = ("You are an expert Python programmer, and here is your task: {text} Your code should "
          "pass these tests:\n\n{tests}\n[BEGIN]\n")
 
@@ -64,8 +79,22 @@ def load(data: DataDir) -> list[Doc]:
         raise MalformedDataError(f"{DATA_FILE}: no task_id {missing[0]} (shots 2-4, test 11-510)")
     shots = "\n\n".join(_query(rows[i]) + rows[i]["code"] + "\n[DONE]" for i in SHOT_IDS)
     return [Doc(id=str(i), target={"tests": "\n".join(rows[i]["test_list"][:3])},
-                data={"prompt": shots + "\n\n" + _query(rows[i]), "code": rows[i]["code"]})
+                data={"prompt": shots + "\n\n" + _query(rows[i]), "code": rows[i]["code"],
+                      "oc2023": _oc2023_prompt(rows[i]),
+                      "all_tests": "\n".join(rows[i]["test_list"])})
             for i in TEST_IDS]
+
+
+def _oc2023_prompt(row: dict[str, Any]) -> str:
+    tests = "\n".join(row["test_list"])
+    return OC2023_TEMPLATE.replace("{text}", row["text"]).replace("{test_list}", tests)
+
+
+def load_oc2023(data: DataDir) -> list[Doc]:
+    """``mbpp_gen_1e1056``: all of each problem's tests (``test_list``) are checked."""
+    return [Doc(id=d.id, target={"tests": d.data["all_tests"]},
+                data={"prompt": d.data["oc2023"], "code": d.data["code"]})
+            for d in load(data)]
 
 
 def load_sanitized(data: DataDir) -> list[Doc]:
@@ -113,8 +142,23 @@ def score_many_opencompass(docs: list[Doc], responses: list[list[Response]]) -> 
     return check(docs, codes, OC_TIMEOUT_S)
 
 
+def score_many_oc2023(docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
+    codes = [opencompass_2023_code(cut_at_stops(r[0]["text"], OC_STOPS)) for r in responses]
+    return check(docs, codes, OC2023_TIMEOUT_S)
+
+
+def build_oc2023(doc: Doc) -> list[GenerateRequest]:
+    return [GenerateRequest(context=doc.data["prompt"], stop=OC_STOPS,
+                            max_new_tokens=MAX_NEW_TOKENS,
+                            max_context_tokens=OC2023_CONTEXT_TOKENS)]
+
+
 def score(doc: Doc, responses: list[Response]) -> Scored:
     return score_many([doc], [responses])[0]
+
+
+def score_oc2023(doc: Doc, responses: list[Response]) -> Scored:
+    return score_many_oc2023([doc], [responses])[0]
 
 
 def score_opencompass(doc: Doc, responses: list[Response]) -> Scored:
@@ -155,6 +199,26 @@ register(Task(
     params={"template": OC_SANITIZED_TEMPLATE, "test_rows": "7-263", "stops": OC_STOPS,
             "max_new_tokens": MAX_NEW_TOKENS, "timeout_s": OC_TIMEOUT_S, "decoding": "greedy",
             "program": "code+\\n+tests"},
+    metric_note="greedy, 1 sample",
+    results_extra=run_facts,
+))
+
+register(Task(
+    name="mbpp:opencompass-2023",
+    description="MBPP 3-shot (test 11-510) as OpenCompass reproduced Qwen-7B in 2023 "
+                "(mbpp_gen_1e1056)",
+    provenance="OpenCompass@2c915218 configs/datasets/mbpp/mbpp_gen_1e1056.py, "
+               "opencompass/datasets/mbpp.py (PROTOCOLS_MORE §E)",
+    shots=3,
+    data_files=(DATA_FILE,),
+    load=load_oc2023,
+    build=build_oc2023,
+    score=score_oc2023,
+    score_many=score_many_oc2023,
+    aggregation=Aggregation(metric="pass@1"),
+    params={"template": OC2023_TEMPLATE, "test_ids": "11-510", "stops": OC_STOPS,
+            "max_new_tokens": MAX_NEW_TOKENS, "max_context_tokens": OC2023_CONTEXT_TOKENS,
+            "timeout_s": OC2023_TIMEOUT_S, "decoding": "greedy", "program": "code+\\n+tests"},
     metric_note="greedy, 1 sample",
     results_extra=run_facts,
 ))

@@ -31,6 +31,21 @@ def test_prompts(data_dir):
     assert oc_first.data["prompt"] == ("Follow the given examples and answer the question.\n"
                                        + first.data["prompt"])
     assert get_task("bbh:opencompass").build(oc_first)[0].stop[-1] == "Q:"
+    old = get_task("bbh:opencompass-2023")
+    old_first = old.load(DataDir(data_dir))[0]
+    assert old_first.data["prompt"] == oc_first.data["prompt"].removesuffix(
+        "Let's think step by step.")
+    (request,) = old.build(old_first)
+    assert request.max_context_tokens == 1536 and "Q:" not in request.stop
+
+
+def test_2023_variant_reads_the_whole_reply(data_dir):
+    """bbh_gen_5bf00b has no stop string: text after the next "Q:" still counts."""
+    task = get_task("bbh:opencompass-2023")
+    doc = next(d for d in task.load(DataDir(data_dir)) if d.meta["task"] == "navigate")
+    reply = " We go left.\n\nQ: next question\nA: So the answer is " + doc.target + "."
+    assert task.score(doc, [{"text": reply}]).score == 1.0
+    assert get_task("bbh:opencompass").score(doc, [{"text": reply}]).score == 0.0
 
 
 def test_bad_cot_file(toy_data):
@@ -75,7 +90,7 @@ def test_gold_targets_score_100(data_dir):
     """Targets as completions: 100% for ``bbh``; for ``bbh:opencompass`` every target but two
     ruin_names rows whose targets are option texts instead of letters (a data quirk: the MC
     post-processor keeps the reply's final period on text without capitals)."""
-    for name in ("bbh", "bbh:opencompass"):
+    for name in ("bbh", "bbh:opencompass", "bbh:opencompass-2023"):
         task = get_task(name)
         failed = [d.id for d in task.load(DataDir(data_dir))
                   if task.score(d, [{"text": f" x. So the answer is {d.target}.\n\nQ:"}]).score
@@ -88,7 +103,7 @@ def test_gold_targets_score_100(data_dir):
 def test_macro_mean_over_tasks(tiny_model, qwen2_tokenizer, data_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(bbh, "MAX_NEW_TOKENS", 4)
     backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
-    for name in ("bbh", "bbh:opencompass"):
+    for name in ("bbh", "bbh:opencompass", "bbh:opencompass-2023"):
         results = run_task(get_task(name), backend, DataDir(data_dir), tmp_path, "tiny",
                            RunOptions(limit=3, progress=False))
         metrics = results["metrics"]

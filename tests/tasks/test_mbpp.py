@@ -13,9 +13,13 @@ from evaluate.registry import get_task
 from evaluate.reported import lookup_in
 from evaluate.requests import cut_at_stops
 from evaluate.runner import RunOptions, run_task
-from evaluate.scoring.mbpp_code import lm_eval_code, opencompass_mbpp_code
+from evaluate.scoring.mbpp_code import (
+    lm_eval_code,
+    opencompass_2023_code,
+    opencompass_mbpp_code,
+)
 from evaluate.tasks import mbpp
-from evaluate.tasks.mbpp_prompts import OC_SANITIZED_TEMPLATE
+from evaluate.tasks.mbpp_prompts import OC2023_TEMPLATE, OC_SANITIZED_TEMPLATE
 
 
 def test_lm_eval_prompt(data_dir):
@@ -40,6 +44,29 @@ def test_opencompass_prompt(data_dir):
     assert len(docs) == 257 and docs[0].id == "11"
     assert docs[0].data["prompt"].endswith(docs[0].target["tests"])  # no [BEGIN] after it
     assert "{text}" not in docs[0].data["prompt"]
+
+
+def test_opencompass_2023_prompt(data_dir):
+    # the eight items of mbpp_gen_1e1056 (OC@2c915218) joined with "\n", computed from the config
+    sha = hashlib.sha256(OC2023_TEMPLATE.encode()).hexdigest()
+    assert sha == "d860a1a2e85a5b12b7ed2c02e28e5080c2f995bba54327688521b168f8472278"
+    task = get_task("mbpp:opencompass-2023")
+    doc = task.load(DataDir(data_dir))[0]
+    assert doc.data["prompt"].endswith('\n\n assert remove_Occ("hello","l") == "heo"\nassert '
+                                       'remove_Occ("abcda","a") == "bcd"\nassert remove_Occ'
+                                       '("PHP","P") == "H"  \n\n[BEGIN]\n')
+    (request,) = task.build(doc)
+    assert (request.max_context_tokens, request.max_new_tokens) == (1536, 512)
+
+
+@pytest.mark.parametrize("reply, code", [
+    (" 'def f():\n    return 1' \n[DONE] \n\n more", "def f():\n    return 1"),
+    ("def f(): return 1\n[DONE]", "def f(): return 1"),
+    ("[BEGIN]\n 'x = 1'", "x = 1"),
+    ("x = 'a'", "x = 'a"),  # one trailing quote goes, even a string's own
+])
+def test_opencompass_2023_code(reply, code):
+    assert opencompass_2023_code(reply) == code
 
 
 @pytest.mark.parametrize("reply, code", [
@@ -92,7 +119,7 @@ def test_sanitized_canonical_solutions_pass(data_dir):
 def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(mbpp, "MAX_NEW_TOKENS", 6)
     backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
-    for name in ("mbpp", "mbpp:opencompass"):
+    for name in ("mbpp", "mbpp:opencompass", "mbpp:opencompass-2023"):
         results = run_task(get_task(name), backend, DataDir(data_dir), tmp_path, "tiny",
                            RunOptions(limit=2, progress=False))
         assert results["complete"] and results["samples"] == 2
