@@ -109,8 +109,7 @@ def test_canonical_solutions_pass(data_dir):
 
 def test_sanitized_canonical_solutions_pass(data_dir):
     """The 257 sanitized solutions; the ten that use ``math`` without importing it fail because
-    the protocol ignores ``test_imports``. (Once, under a load average of 10, one more timed
-    out.)"""
+    the protocol ignores ``test_imports``."""
     docs = get_task("mbpp:opencompass").load(DataDir(data_dir))
     codes = [opencompass_mbpp_code("[BEGIN]\n '" + d.data["code"] + "'\n[DONE]") for d in docs]
     scored = mbpp.check(docs, codes, mbpp.OC_TIMEOUT_S, workers=8)
