@@ -80,6 +80,16 @@ def test_lm_eval_code(reply, code):
     assert lm_eval_code(reply) == code
 
 
+def test_real_reply_passes(data_dir):
+    """A reply of the embedded Qwen2.5-Coder-0.5B-Instruct to MBPP task 14 (seeded subset run),
+    as the backend returned it; the program passes, in the sandbox."""
+    reply = "def find_Volume(a,b,c):\r\n  volume = (a*b*c)/2\r\n  return volume\n[DONE]<|im_end|>"
+    doc = next(d for d in get_task("mbpp").load(DataDir(data_dir)) if d.id == "14")
+    scored = get_task("mbpp").score(doc, [{"text": reply}])
+    assert scored.extracted == "def find_Volume(a,b,c):\r\n  volume = (a*b*c)/2\r\n  return volume"
+    assert (scored.score, scored.extra["status"]) == (1.0, "passed")
+
+
 @pytest.mark.parametrize("reply, code", [
     ("[BEGIN]\n 'def f():\n    return 1'\n[DONE]", "def f():\n    return 1"),
     (" 'def f():\n    return 1'\n[DONE]\n\nYou are", "def f():\n    return 1"),
