@@ -66,6 +66,30 @@ def test_answer_after_trigger(reply, answer):
     assert answer_after_trigger(reply) == answer
 
 
+# Real replies of the embedded Qwen2.5-Coder-0.5B-Instruct (seeded `bbh` run, --limit 10), tails.
+REAL = [
+    ("causal_judgement", "No", " The polar bear could not finish his homework. So the answer is "
+     "No.<|im_end|>", "No", 1.0),
+    ("object_counting", "10", " 3 + 1 + 2 + 2 + 1 + 1 + 1 + 1 = 14. So the answer is 14.\n\nQ: I "
+     "have a banana, a grape", "14", 0.0),
+    ("disambiguation_qa", "(A)", " we conclude that the antecedent of the pronoun is ambiguous. So "
+     "the answer is (C).<|im_end|>", "(C)", 0.0),
+    ("dyck_languages", "> ) }", "\n38: ] ; stack: ( < [ < > ]\n39: > ; stack: ( < [", None, 0.0),
+]
+
+
+@pytest.mark.parametrize("task, target, reply, extracted, score", REAL)
+def test_real_replies(task, target, reply, extracted, score):
+    from evaluate.task import Doc
+
+    doc = Doc(id=f"{task}/0", target=target,
+              meta={"task": task, "multiple_choice": task in bbh.MC_TASKS})
+    result = get_task("bbh").score(doc, [{"text": reply}])
+    assert (result.extracted, result.score) == (extracted, score)
+    oc = get_task("bbh:opencompass").score(doc, [{"text": reply}])
+    assert oc.score == score  # the same verdicts under OpenCompass's post-processors
+
+
 @pytest.mark.parametrize("reply, answer", [
     ("So the answer is (C).", "C"),
     ("the answer is B or A", "B"),
