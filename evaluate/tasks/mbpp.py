@@ -45,7 +45,7 @@ from evaluate.scoring.mbpp_code import (
     opencompass_2023_code,
     opencompass_mbpp_code,
 )
-from evaluate.task import Aggregation, Doc, Scored, Task
+from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 from evaluate.tasks.humaneval import run_facts
 from evaluate.tasks.mbpp_prompts import OC2023_TEMPLATE, OC_SANITIZED_TEMPLATE
 
@@ -78,7 +78,8 @@ def load(data: DataDir) -> list[Doc]:
     if missing:
         raise MalformedDataError(f"{DATA_FILE}: no task_id {missing[0]} (shots 2-4, test 11-510)")
     shots = "\n\n".join(_query(rows[i]) + rows[i]["code"] + "\n[DONE]" for i in SHOT_IDS)
-    return [Doc(id=str(i), target={"tests": "\n".join(rows[i]["test_list"][:3])},
+    return [Doc(id=str(i), target=rows[i]["code"],
+                reference={"tests": "\n".join(rows[i]["test_list"][:3])},
                 data={"prompt": shots + "\n\n" + _query(rows[i]), "code": rows[i]["code"],
                       "oc2023": _oc2023_prompt(rows[i]),
                       "all_tests": "\n".join(rows[i]["test_list"])})
@@ -92,7 +93,7 @@ def _oc2023_prompt(row: dict[str, Any]) -> str:
 
 def load_oc2023(data: DataDir) -> list[Doc]:
     """``mbpp_gen_1e1056``: all of each problem's tests (``test_list``) are checked."""
-    return [Doc(id=d.id, target={"tests": d.data["all_tests"]},
+    return [Doc(id=d.id, target=d.target, reference={"tests": d.data["all_tests"]},
                 data={"prompt": d.data["oc2023"], "code": d.data["code"]})
             for d in load(data)]
 
@@ -107,7 +108,7 @@ def load_sanitized(data: DataDir) -> list[Doc]:
         require_fields(row, ("task_id", "prompt", "code", "test_list"), f"{SANITIZED_FILE}:{index}")
         tests = "\n".join(row["test_list"])
         prompt = OC_SANITIZED_TEMPLATE.replace("{text}", row["prompt"])
-        docs.append(Doc(id=str(row["task_id"]), target={"tests": tests},
+        docs.append(Doc(id=str(row["task_id"]), target=row["code"], reference={"tests": tests},
                         data={"prompt": prompt.replace("{test_list}", tests),
                               "code": row["code"]}))
     return docs
@@ -118,13 +119,14 @@ def build(doc: Doc, stops: tuple[str, ...] = STOPS) -> list[GenerateRequest]:
                             max_new_tokens=MAX_NEW_TOKENS)]
 
 
-def check(docs: list[Doc], codes: list[str], timeout_s: float,
+def check(docs: list[ScoreInput], codes: list[str], timeout_s: float,
           workers: int | None = None) -> list[Scored]:
     """Run ``code + "\\n" + tests`` for every sample in the sandbox, in parallel (``workers``
     programs at a time; default one per core)."""
     from evaluate.sandbox import Limits, run_programs
 
-    programs = [code + "\n" + doc.target["tests"] for doc, code in zip(docs, codes, strict=True)]
+    programs = [code + "\n" + doc.reference["tests"]
+                for doc, code in zip(docs, codes, strict=True)]
     results = run_programs(programs, Limits(timeout_s=timeout_s), workers=workers,
                            progress=len(programs) > 1)
     return [Scored(extracted=code, score=float(result.passed),
@@ -132,17 +134,17 @@ def check(docs: list[Doc], codes: list[str], timeout_s: float,
             for code, result in zip(codes, results, strict=True)]
 
 
-def score_many(docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
+def score_many(docs: list[ScoreInput], responses: list[list[Response]]) -> list[Scored]:
     codes = [lm_eval_code(cut_at_stops(r[0]["text"], STOPS)) for r in responses]
     return check(docs, codes, TIMEOUT_S)
 
 
-def score_many_opencompass(docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
+def score_many_opencompass(docs: list[ScoreInput], responses: list[list[Response]]) -> list[Scored]:
     codes = [opencompass_mbpp_code(cut_at_stops(r[0]["text"], OC_STOPS)) for r in responses]
     return check(docs, codes, OC_TIMEOUT_S)
 
 
-def score_many_oc2023(docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
+def score_many_oc2023(docs: list[ScoreInput], responses: list[list[Response]]) -> list[Scored]:
     codes = [opencompass_2023_code(cut_at_stops(r[0]["text"], OC_STOPS)) for r in responses]
     return check(docs, codes, OC2023_TIMEOUT_S)
 

@@ -32,7 +32,7 @@ def test_lm_eval_prompt(data_dir):
     assert "(13, 14)\n[BEGIN]\ndef similar_elements(test_tup1, test_tup2):\r\n  res =" in prompt
     assert "  return (res) \n[DONE]\n\nYou are an expert" in prompt  # shot code as released
     assert prompt.count("[DONE]") == 3 and prompt.endswith("\n[BEGIN]\n")
-    assert docs[0].target["tests"].count("assert") == 3
+    assert docs[0].reference["tests"].count("assert") == 3
     (request,) = get_task("mbpp").build(docs[0])
     assert request.stop[0] == "[DONE]" and request.max_new_tokens == 512
 
@@ -42,7 +42,7 @@ def test_opencompass_prompt(data_dir):
     assert (len(OC_SANITIZED_TEMPLATE), sha[:8]) == (1596, "cd32cf35")  # PROTOCOLS_MORE X2
     docs = get_task("mbpp:opencompass").load(DataDir(data_dir))
     assert len(docs) == 257 and docs[0].id == "11"
-    assert docs[0].data["prompt"].endswith(docs[0].target["tests"])  # no [BEGIN] after it
+    assert docs[0].data["prompt"].endswith(docs[0].reference["tests"])  # no [BEGIN] after it
     assert "{text}" not in docs[0].data["prompt"]
 
 
