@@ -24,7 +24,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from evaluate.backends.base import Backend, Tokenized
+from evaluate.backends.batching import BatchingBackend
+from evaluate.backends.tokenized import Tokenized
 from evaluate.errors import ModelLoadError
 from evaluate.requests import GenerateRequest, LoglikelihoodRequest, Response, stop_is_final
 
@@ -46,7 +47,7 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class HFBackend(Backend):
+class HFBackend(BatchingBackend):
     """A causal LM from ``transformers``."""
 
     name = "transformers"
@@ -110,7 +111,7 @@ class HFBackend(Backend):
             net.to(identity["device"])
         return cls(net, tokenizer, batch_size=batch_size, identity=identity)
 
-    # ---- Backend basics --------------------------------------------------------------------
+    # ---- backend basics --------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -266,7 +267,7 @@ class HFBackend(Backend):
                     cols.append(start + len(ctx) - 1 + k)
                     targets.append(token)
                     owners.append((n, j))
-                if j == 0 and item.request.score_context:  # the context's own tokens, once
+                if j == 0 and _scores_context(item):  # the context's own tokens, once
                     for k in range(len(ctx) - 1):
                         rows.append(row)
                         cols.append(start + k)
@@ -285,7 +286,7 @@ class HFBackend(Backend):
                 "context_tokens": len(item.context),
                 "truncated": item.truncated,
             }
-            if item.request.score_context:
+            if _scores_context(item):
                 nll = -sums.get((n, -1), 0.0)
                 if prefix:  # the prefix's own tokens, and the first token after it
                     state = self._prefix_state(prefix)
@@ -613,6 +614,11 @@ def _input_device(model: Any) -> torch.device:
         return model.get_input_embeddings().weight.device
     except (AttributeError, NotImplementedError):
         return next(model.parameters()).device
+
+
+def _scores_context(item: Tokenized) -> bool:
+    """Does this log-likelihood item also ask for its context's own NLL?"""
+    return isinstance(item.request, LoglikelihoodRequest) and item.request.score_context
 
 
 def _attn_impl(model: Any) -> str:
