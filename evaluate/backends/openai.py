@@ -53,7 +53,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from evaluate.backends.tokenized import Tokenized, TokenizingBackend
-from evaluate.errors import EvaluateError, ModelLoadError
+from evaluate.errors import EvaluateError, ModelLoadError, first_line
 from evaluate.requests import (
     GenerateRequest,
     LoglikelihoodRequest,
@@ -169,8 +169,7 @@ class OpenAIBackend(TokenizingBackend):
                     self.tokenizer_name, trust_remote_code=self._trust_remote_code)
             except (OSError, ValueError) as exc:
                 raise ModelLoadError(
-                    f"could not load tokenizer {self.tokenizer_name!r}: "
-                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+                    f"could not load tokenizer {self.tokenizer_name!r}: {first_line(exc)}"
                 ) from exc
         return self._tokenizer
 
