@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import struct
 from typing import Any
 
 import torch
@@ -90,6 +91,9 @@ class HFBackend(BatchingBackend):
             )
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"could not load model {model!r}: {first_line(exc)}") from exc
+        except struct.error as exc:  # what a GGUF reader meets in a cut-short file
+            raise ModelLoadError(f"could not load model {model!r}: a truncated or corrupt file "
+                                 f"({first_line(exc)})") from exc
         if not device_map:
             net.to(identity["device"])
         return cls(net, tokenizer, batch_size=batch_size, identity=identity)

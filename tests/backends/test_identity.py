@@ -119,3 +119,15 @@ def test_config_hash_is_pinned():
                     "_attn_implementation_autoset": True, "extra": Path("/x")}
 
     assert config_hash(Config()) == "fb346c2e31c9b03e"
+
+
+def test_a_gguf_cut_after_its_architecture_fails_to_load_in_one_line(tmp_path):
+    from evaluate.backends.hf import HFBackend
+
+    whole = _write_gguf(tmp_path / "whole.gguf").read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(whole[: whole.index(b"qwen2") + len(b"qwen2") + 20])
+    assert describe(str(cut), "auto", "cpu")["architecture"] == "qwen2"  # the header starts well
+    with pytest.raises(ModelLoadError) as info:
+        HFBackend.load(str(cut), device="cpu")
+    assert "\n" not in str(info.value) and "cut.gguf" in str(info.value)
