@@ -51,12 +51,17 @@ STATUS_PIPE_BYTES = 65536  # read at most this much of the child's status record
 def _read_paths() -> list[str]:
     """Directories the child may read and execute from: the system and the interpreter."""
     paths = ["/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", "/etc", "/dev"]
-    paths += _need_paths()
-    try:
-        paths += [p for p in site.getsitepackages() if os.path.isdir(p)]
-    except AttributeError:  # pragma: no cover - old virtualenv's site module
-        pass
+    paths += _need_paths() + _site_packages()
     return sorted(set(paths))
+
+
+def _site_packages() -> list[str]:
+    """The interpreter's site-packages: on the program's ``sys.path`` (their ``.pth`` hooks are
+    not run), as in the caller's interpreter."""
+    try:
+        return [p for p in site.getsitepackages() if os.path.isdir(p)]
+    except AttributeError:  # pragma: no cover - old virtualenv's site module
+        return []
 
 
 def _need_paths() -> list[str]:
@@ -181,6 +186,7 @@ def _run(source: str, limits: Limits) -> tuple[ExecutionResult, dict[str, Any]]:
             "disk_kb": max(1, limits.file_size_mb) * DISK_FACTOR * 1024,
             "need_paths": _need_paths(),
             "read_paths": _read_paths(),
+            "site_packages": _site_packages(),
             "python": sys.executable,
             "runner": _runner_source(),
             "disabled": sorted(_DISABLED_LAYERS),

@@ -317,8 +317,8 @@ class Bootstrap:
         self.record({"layers": self.layers})
         block_net = "0" if self.layers["network_namespace"] else "1"
         python = self.cfg["python"]
-        os.execv(python, [python, "-I", "-c", self.cfg["runner"], str(self.status_fd),
-                          block_net])
+        os.execv(python, [python, "-I", "-S", "-c", self.cfg["runner"], str(self.status_fd),
+                          block_net, *self.cfg["site_packages"]])
 
 
 def wait_for(pid: int) -> int:

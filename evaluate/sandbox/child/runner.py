@@ -1,11 +1,16 @@
 """The last process of the sandbox: runs the program as ``__main__`` and reports how it ended.
 
-Started as ``python -I -c <this file's source> STATUS_FD BLOCK_NET`` once every isolation layer
-is in place (its source is passed, not its path: the package's directory is out of reach by
-then). Writes ``{"result": status, "detail": ...}`` on the status pipe: ``passed``, ``failed``
-(an AssertionError), ``memory`` (a MemoryError) or ``error`` (any other exception), and exits 0
-only on a pass. With BLOCK_NET = 1 (no network namespace could be made) it first replaces the
-socket constructors -- a best-effort block that the program could undo.
+Started as ``python -I -S -c <this file's source> STATUS_FD BLOCK_NET SITE_PACKAGES...`` once
+every isolation layer is in place (its source is passed, not its path: the package's directory
+is out of reach by then). Without ``site``, nothing of the caller's site-packages runs before the
+program (no ``.pth`` hooks, such as an editable install's finder); the site-packages directories
+are put on ``sys.path`` and site's builtins (``exit``, ``quit``, ``help``, ...) are added, so a
+program sees the interpreter it would see under ``python -I``, less those hooks.
+
+Writes ``{"result": status, "detail": ...}`` on the status pipe: ``passed``, ``failed`` (an
+AssertionError), ``memory`` (a MemoryError) or ``error`` (any other exception), and exits 0 only
+on a pass. With BLOCK_NET = 1 (no network namespace could be made) it first replaces the socket
+constructors -- a best-effort block that the program could undo.
 """
 
 from __future__ import annotations
@@ -47,10 +52,20 @@ def _execute() -> tuple[str, str]:
     return "passed", ""
 
 
+def _site_without_hooks(site_packages: list[str]) -> None:
+    import site
+
+    sys.path.extend(p for p in site_packages if p not in sys.path)
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
+
 def main() -> NoReturn:
     status_fd = int(sys.argv[1])
     if sys.argv[2] == "1":
         _block_network()
+    _site_without_hooks(sys.argv[3:])
     sys.argv = ["main.py"]
     status, detail = _execute()
     for stream in (sys.stdout, sys.stderr):
