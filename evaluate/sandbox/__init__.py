@@ -30,9 +30,10 @@ How the child is built (:mod:`evaluate.sandbox.child.bootstrap`, run by its path
    interpreter directories; every kind of write only beneath the working directory (plus
    ``/dev/null``); with Landlock ABI >= 4, TCP bind/connect denied; with ABI >= 6, signals to
    processes outside the sandbox and abstract unix sockets scoped.
-7. ``execve`` of the runner (``sys.executable -I``, :mod:`evaluate.sandbox.child.runner`),
-   which ``exec``-s the program as ``__main__`` and reports its outcome (passed /
-   AssertionError / MemoryError / other exception) on a private status pipe.
+7. ``execve`` of the runner (``sys.executable -I -S``, :mod:`evaluate.sandbox.child.runner`:
+   site-packages on ``sys.path`` but none of their ``.pth`` hooks run), which ``exec``-s the
+   program as ``__main__`` and reports its outcome (passed / AssertionError / MemoryError /
+   other exception) on a private status pipe.
 
 Which layers are kernel boundaries and which are best effort:
 
