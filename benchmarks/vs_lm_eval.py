@@ -229,7 +229,7 @@ def compare_mmlu(ours, wall, theirs, backend):
 
 
 def compare_gsm8k(ours, wall, theirs, backend):
-    from evaluate.task import Doc
+    from evaluate.task import ScoreInput
     from evaluate.tasks.gsm8k import STOPS
 
     qwen_score = get_task("gsm8k").score
@@ -249,8 +249,8 @@ def compare_gsm8k(ours, wall, theirs, backend):
         same_prompt += 1
         kept = cut_at_stops(text, STOPS)
         same_text += kept == cut_at_stops(mine["responses"][0]["text"], STOPS)
-        doc = Doc(id=mine["id"], target=mine["target"], meta=mine["meta"])
-        correct += qwen_score(doc, [{"text": text}]).score
+        sample = ScoreInput(id=mine["id"], target=mine["target"], meta=mine["meta"])
+        correct += qwen_score(sample, [{"text": text}]).score
     tokens = sum(len(backend.encode(s["prompt"])) for s in ours["samples"])
     return {"questions": len(ours["samples"]), "prompt_tokens": tokens,
             "ours": (ours["wall"], ours["accuracy"], ours["computed"]),

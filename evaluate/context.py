@@ -6,7 +6,8 @@ model was trained at; default ``config.seq_length`` for original Qwen, else
 ``config.max_position_embeddings``; ``trained_length`` overrides it), so for sequences of at most
 ``n`` tokens a patched model computes exactly what the unpatched one does.
 
-- **Dynamic NTK** (original Qwen formula, PROTOCOLS.md): for a sequence of ``L`` tokens,
+- **Dynamic NTK** (original Qwen formula; EVALUATION.md "Long-context perplexity"): for a
+  sequence of ``L`` tokens,
   ``alpha = max(2 ** ceil(log2(L / n) + 1) - 1, 1)`` and the RoPE base becomes
   ``base * alpha ** (d / (d - 2))`` (``d`` = rotary dimension). ``L`` is read from the largest
   position id of each forward call (``max(position_ids) + 1``); in a single forward over a window
@@ -38,97 +39,33 @@ window attention, a different trained length, or transformers' RoPE types from h
 them is an error, not a silent no-op.
 
 Length-dependent knobs assume every row of a batch has the same length and no padding; the harness
-runs patched models at batch size 1 (:func:`needs_batch_size_one`).
+runs patched models at batch size 1 (``evaluate.evaluation.load_backend``). Which knobs are on is a
+:class:`~evaluate.context_options.ContextOptions` (``ModelSpec.options``), parsed and checked
+without torch in :mod:`evaluate.context_options`.
 """
 
 from __future__ import annotations
 
 import math
 import types
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from evaluate.errors import EvaluateError
+from evaluate.context_options import (
+    DEFAULT_WINDOW,
+    ContextOptionError,
+    ContextOptions,
+    parse_window_schedule,
+)
+
+__all__ = ["DEFAULT_WINDOW", "ContextOptionError", "ContextOptions", "apply_context_options",
+           "context_sdpa_attention", "ntk_alpha", "parse_window_schedule"]
 
 ATTN_NAME = "context_sdpa"
-DEFAULT_WINDOW = "1:8"
 _ATTN_BUDGET = 1 << 27  # attention-score elements per query block in windowed layers
 
 
-class ContextOptionError(EvaluateError):
-    """A context-extension option is malformed or cannot be applied to this model."""
-
-
-@dataclass(frozen=True)
-class ContextOptions:
-    """Which knobs are on. Build from run options with :meth:`from_options`."""
-
-    dynamic_ntk: bool = False
-    logn: bool = False
-    window: str | None = None  # schedule spec; None = off
-    rope_scaling: Mapping[str, Any] | None = None
-    trained_length: int | None = None
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> ContextOptions:
-        window = options.get("window_attn")
-        if window is True:
-            window = DEFAULT_WINDOW
-        trained = options.get("trained_length")
-        if trained is not None and (not isinstance(trained, int) or trained < 2):
-            raise ContextOptionError(f"trained_length must be an integer >= 2, not {trained!r}")
-        rope = options.get("rope_scaling")
-        if rope is not None and (not isinstance(rope, Mapping) or "rope_type" not in rope):
-            raise ContextOptionError(
-                f"rope_scaling must be a dict with a 'rope_type' key, not {rope!r}"
-            )
-        opts = cls(dynamic_ntk=bool(options.get("dynamic_ntk", False)),
-                   logn=bool(options.get("logn_attn", False)),
-                   window=str(window) if window else None,
-                   rope_scaling=dict(rope) if rope is not None else None,
-                   trained_length=trained)
-        if opts.dynamic_ntk and opts.rope_scaling is not None:
-            raise ContextOptionError("dynamic_ntk and rope_scaling both change RoPE; pick one")
-        if opts.window is not None:
-            parse_window_schedule(opts.window, 2, 2)  # syntax check now, sizes at apply time
-        return opts
-
-    @property
-    def active(self) -> bool:
-        return bool(self.dynamic_ntk or self.logn or self.window or self.rope_scaling)
-
-    def variant(self) -> str:
-        """``none`` or e.g. ``dynamic_ntk+logn+window_attn`` (the reported tables' names)."""
-        parts = []
-        if self.rope_scaling is not None:
-            parts.append(f"rope_{self.rope_scaling['rope_type']}")
-        if self.dynamic_ntk:
-            parts.append("dynamic_ntk")
-        if self.logn:
-            parts.append("logn")
-        if self.window:
-            default = self.window == DEFAULT_WINDOW
-            parts.append("window_attn" if default else f"window_{self.window}")
-        name = "+".join(parts) or "none"
-        if self.trained_length is not None:
-            name += f"@{self.trained_length}"
-        return name
-
-
-def context_options(options: Mapping[str, Any]) -> ContextOptions:
-    """The knobs in a ``ModelSpec.options`` dict (all off when it names none)."""
-    return ContextOptions.from_options(options)
-
-
-def needs_batch_size_one(opts: ContextOptions) -> bool:
-    """Knobs that read the sequence length must see one unpadded sequence per forward."""
-    return opts.active
-
-
-# ---- the formulas ----------------------------------------------------------------------------
 def ntk_alpha(length: int, trained_length: int) -> int:
     """Qwen's ``get_ntk_alpha``: ``max(2 ** ceil(log2(L / n) + 1) - 1, 1)``."""
     context_value = math.log(length / trained_length, 2) + 1
@@ -145,34 +82,6 @@ def logn_factors(positions: torch.Tensor, trained_length: int) -> torch.Tensor:
     p = positions.double() + 1
     return torch.where(p > trained_length, torch.log(p) / math.log(trained_length),
                        torch.ones_like(p))
-
-
-def parse_window_schedule(spec: str, num_layers: int, trained_length: int) -> list[int | None]:
-    """Per-layer windows (None = unlimited) from ``"A:B"`` or a comma list of token counts."""
-    spec = spec.strip()
-    try:
-        if ":" in spec:
-            low, high = (float(x) for x in spec.split(":"))
-            if not (0 < low <= high):
-                raise ValueError
-            windows: list[int | None] = []
-            for i in range(num_layers):
-                frac = i / (num_layers - 1) if num_layers > 1 else 1.0
-                windows.append(max(1, round(trained_length * low * (high / low) ** frac)))
-            return windows
-        values = [int(x) for x in spec.split(",")]
-        if any(v < 0 for v in values):
-            raise ValueError
-    except ValueError:
-        raise ContextOptionError(
-            f"window schedule {spec!r}: use 'A:B' (multiples of the trained length, 0 < A <= B) "
-            "or a comma list of token counts per layer (0 = unlimited)"
-        ) from None
-    if len(values) != num_layers and num_layers > 2:
-        raise ContextOptionError(
-            f"window schedule lists {len(values)} windows but the model has {num_layers} layers"
-        )
-    return [v or None for v in values]
 
 
 # ---- applying them ---------------------------------------------------------------------------

@@ -17,7 +17,9 @@ import io
 import json
 import os
 import re
+import socket
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,10 @@ def from_hub(relative: str) -> tuple[Path, str]:
         raise ConnectionError("offline mode")
     target = hub_cache_dir() / relative
     match = MMLU_FILE.fullmatch(relative)
+    dataset_id = MMLU_HUB if match else HUB_FILES[relative][0]
+    # `datasets` reads a local folder of that name first (a copy in the hub's layout): no network.
+    if not Path(dataset_id).is_dir() and not hub_reachable():
+        raise ConnectionError("no network: {}:{} cannot be reached".format(*hub_address()))
     if match:
         source = f"hub:{MMLU_HUB}/all/{match[1]}"
         if not target.is_file():
@@ -87,10 +93,9 @@ def from_hub(relative: str) -> tuple[Path, str]:
     rows = datasets.load_dataset(dataset_id, config, split=split)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".partial")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with open(tmp, "w", encoding="utf-8") as handle:  # json.dumps' defaults, as the release
         for row in rows:
-            handle.write(json.dumps({"question": row["question"], "answer": row["answer"]},
-                                    ensure_ascii=False) + "\n")
+            handle.write(json.dumps({"question": row["question"], "answer": row["answer"]}) + "\n")
     os.replace(tmp, target)
     return target, source
 
@@ -112,8 +117,32 @@ def _mmlu_split_from_hub(split: str) -> None:
         target = folder / f"{subject}_{split}.csv"
         tmp = target.with_suffix(".partial")
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            csv.writer(handle).writerows(rows)
+            csv.writer(handle, lineterminator="\n").writerows(rows)  # as the release
         os.replace(tmp, target)
+
+
+def hub_address() -> tuple[str, int]:
+    """The hub's host and port (from ``$HF_ENDPOINT`` when set)."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    scheme, _, rest = endpoint.rpartition("://")
+    host, _, port = rest.split("/")[0].partition(":")
+    return host, int(port) if port else (80 if scheme == "http" else 443)
+
+
+@cache
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub answers a TCP connection, asked once per process (True behind a proxy).
+
+    Without it, ``datasets`` retries an unreachable hub for about half a minute and prints a
+    line per retry before the missing-file message.
+    """
+    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY")):
+        return True
+    try:
+        with socket.create_connection(hub_address(), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def default_data_dir() -> Path:
@@ -153,7 +182,8 @@ class DataDir:
                 self.files_read.setdefault(f"{relative} (from {source})", sha256_file(path))
                 return path
             except Exception as exc:  # offline, no `datasets`, hub error: say so, then fail
-                hub_note = f"; the hub copy could not be fetched ({type(exc).__name__})"
+                reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+                hub_note = f"; the hub copy could not be fetched ({reason})"
         benchmark = relative.split("/", 1)[0]
         how = SOURCES.get(benchmark, "see the benchmark's original release")
         raise MissingDataError(

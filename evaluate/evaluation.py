@@ -10,10 +10,12 @@ the same command line would.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evaluate.context_options import ContextOptions
 from evaluate.data import DataDir
 from evaluate.embedded import (
     converted_dir,
@@ -38,31 +40,27 @@ class ModelSpec:
     revision: str | None = None
     trust_remote_code: bool = False
     batch_size: int | str = "auto"
-    options: dict[str, Any] = field(default_factory=dict)  # backend extras (context knobs, ...)
+    options: ContextOptions = field(default_factory=ContextOptions)  # context-extension knobs
     backend: str = "transformers"  # or "openai": a completions server (evaluate/backends/openai)
     device_map: str | None = None  # Transformers' device_map ("auto": layers over every GPU)
     max_memory: str | None = None  # with device_map: "0=70GiB,1=70GiB,cpu=200GiB"
     # openai backend: base_url, api_key_env, concurrency, tokenizer, timeout, top_logprobs
     server: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.options, Mapping):  # option names, e.g. {"dynamic_ntk": True}
+            object.__setattr__(self, "options", ContextOptions.from_options(self.options))
+
     @property
     def label(self) -> str:
         """The name results are filed under (``+VARIANT`` when context knobs are on)."""
-        variant = _context_variant(self.options)
-        return self.model_label + (f"+{variant}" if variant else "")
+        active = self.options.active
+        return self.model_label + (f"+{self.options.variant()}" if active else "")
 
     @property
     def model_label(self) -> str:
         """The model's own name, recorded as its identity."""
         return EMBEDDED_LABEL if is_embedded(self.model) else self.model
-
-
-def _context_variant(options: dict[str, Any]) -> str | None:
-    """The context-extension variant (evaluate/context.py), or None when no knob is on."""
-    from evaluate.context import context_options
-
-    opts = context_options(options)
-    return opts.variant() if opts.active else None
 
 
 def load_backend(spec: ModelSpec, lazy: bool = False):
@@ -163,17 +161,15 @@ def _context_identity(spec: ModelSpec) -> dict[str, Any]:
     """The knobs as the results file and the request cache see them ({} when all are off)."""
     from dataclasses import asdict as as_dict
 
-    from evaluate.context import context_options
-
-    opts = context_options(spec.options)
+    opts = spec.options
     return {"variant": opts.variant(), **as_dict(opts)} if opts.active else {}
 
 
 def _apply_context(spec: ModelSpec, backend: Any) -> None:
     """Patch the loaded model for the context knobs in ``spec.options`` (evaluate/context.py)."""
-    from evaluate.context import apply_context_options, context_options
+    from evaluate.context import apply_context_options
 
-    opts = context_options(spec.options)
+    opts = spec.options
     if opts.active:
         applied = apply_context_options(backend.model, opts)
         print(f"context knobs {opts.variant()}: {applied}", file=sys.stderr)
@@ -190,11 +186,15 @@ def _set_batch_size(backend: Any, size: int | str) -> int | str:
     return previous
 
 
-def _check_vocabulary(data_dir: str | Path | None, backend: Any) -> None:
-    """A task that tokenizes for the model (long_ppl) is valid only for the same vocabulary."""
-    from evaluate.tasks.long_ppl import check_vocabulary
+def check_output_dir(output: str | Path) -> Path:
+    """``output`` as a folder that exists or can be made; one clear line otherwise."""
+    from evaluate.errors import EvaluateError
 
-    check_vocabulary(DataDir(data_dir), backend.encode)
+    path = Path(output)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            raise EvaluateError(f"--output {str(output)!r}: {str(part)!r} is a file, not a folder")
+    return path
 
 
 def evaluate_model(
@@ -218,6 +218,7 @@ def evaluate_model(
     from evaluate.distributed import init_from_env
 
     tasks = [get_task(name) for name in task_names]
+    check_output_dir(output)
     for task in tasks:
         task.load(DataDir(data_dir))
     init_from_env()  # torchrun / accelerate launch: join the ranks (a no-op otherwise)
@@ -230,18 +231,16 @@ def evaluate_model(
     results = []
     for task in tasks:
         data = DataDir(data_dir)  # fresh per task, so each records only the files it read
-        own_tokens = bool(task.params.get("tokenizer"))  # the task tokenizes for the model
-        if own_tokens and getattr(backend, "loaded", True):
-            _check_vocabulary(data_dir, backend)
-        one_at_a_time = task.params.get("batch_size") == 1  # the protocol says so
-        saved = _set_batch_size(backend, 1) if one_at_a_time else None
+        if task.check_backend is not None and getattr(backend, "loaded", True):
+            task.check_backend(DataDir(data_dir), backend)
+        saved = _set_batch_size(backend, 1) if task.batch_size_one else None
         try:
             results.append(run_task(task, backend, data, Path(output), spec.label, options,
                                     command=command))
         finally:
             if saved is not None:
                 _set_batch_size(backend, saved)
-        if own_tokens and getattr(backend, "loaded", True):  # loaded during the run
-            _check_vocabulary(data_dir, backend)
+        if task.check_backend is not None and getattr(backend, "loaded", True):  # loaded now
+            task.check_backend(DataDir(data_dir), backend)
     return results
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.errors import EvaluateError
-from evaluate.tables import load_results
+from evaluate.records import RESULTS, load_results, read_json, read_sample_scores
 
 BASELINE_FORMAT = "qwen-evaluate-baseline/1"
 ALPHA = 0.05
@@ -104,23 +104,6 @@ def z_test_p(drop: float, se_a: float, se_b: float) -> float | None:
 
 
 # ---- reading both sides ----------------------------------------------------------------------
-def _samples_of(run_dir: Path) -> dict[str, float] | None:
-    path = run_dir / "samples.jsonl"
-    if not path.is_file():
-        return None
-    scores = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                scores[str(record["id"])] = float(record["score"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                raise EvaluateError(f"{path}:{number}: not a sample record (id, score)") from None
-    return scores
-
-
 def entry_from_results(result: dict[str, Any]) -> Entry:
     headline = result.get("headline", "")
     metric = result.get("metrics", {}).get(headline, {})
@@ -131,7 +114,7 @@ def entry_from_results(result: dict[str, Any]) -> Entry:
         stderr=None if stderr is None or math.isnan(stderr) else float(stderr),
         n=result.get("samples"), protocol_hash=result.get("protocol", {}).get("hash"),
         complete=bool(result.get("complete", True)),
-        samples=_samples_of(Path(result["run_dir"])) if result.get("run_dir") else None,
+        samples=read_sample_scores(Path(result["run_dir"])) if result.get("run_dir") else None,
         higher_is_better=not _LOWER_IS_BETTER.search(headline or ""),
     )
 
@@ -149,11 +132,8 @@ def _by_task(entries: list[Entry], where: str) -> dict[str, Entry]:
 def read_baseline(path: str | Path) -> dict[str, Entry]:
     """A baseline file, or results (``results.json`` files or folders) used as the baseline."""
     path = Path(path)
-    if path.is_file() and path.name != "results.json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise EvaluateError(f"{path} is not valid JSON: {exc}") from None
+    if path.is_file() and path.name != RESULTS:
+        data = read_json(path)
         if data.get("format") != BASELINE_FORMAT:
             raise EvaluateError(f"{path} is not a baseline file (format {BASELINE_FORMAT}) "
                                 "nor a results.json")
@@ -222,9 +202,9 @@ def _noise(base: Entry, now: Entry, drop: float, sign: float) -> tuple[float | N
             return p, (f"paired on {len(shared)} samples: {worse} worse, {better} better, "
                        f"mid-p {p:.3g}")
     if base.stderr is not None and now.stderr is not None:
-        p = z_test_p(drop, base.stderr, now.stderr)
-        if p is not None:
-            return p, f"unpaired z-test on stderrs, p {p:.3g}"
+        z_p = z_test_p(drop, base.stderr, now.stderr)
+        if z_p is not None:
+            return z_p, f"unpaired z-test on stderrs, p {z_p:.3g}"
     return None, "no per-sample scores or stderrs: any drop beyond tolerance counts"
 
 

@@ -1,4 +1,4 @@
-"""Task registration and lookup by name (``mmlu``, ``mmlu:opencompass``, ...)."""
+"""Task registration and lookup by name (``mmlu``, ``mmlu:opencompass``, ``mmlu/stem``, ...)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,13 @@ def all_tasks() -> dict[str, Task]:
 
 
 def get_task(name: str) -> Task:
-    """The task called ``name``; an UnknownTaskError suggesting close names otherwise."""
+    """The task called ``name``; an UnknownTaskError suggesting close names otherwise.
+
+    ``TASK/SPEC`` is ``TASK`` limited to some subjects or categories (:meth:`Task.select`).
+    """
+    if "/" in name:
+        base, spec = name.split("/", 1)
+        return get_task(base).select(spec)
     tasks = all_tasks()
     if name in tasks:
         return tasks[name]

@@ -1,4 +1,4 @@
-"""The published numbers (``results/reported/``), looked up by model and task.
+"""The published numbers (``evaluate/published/``, package data), looked up by model and task.
 
 Score tables put "reported" beside "reproduced" whenever the evaluated model is one of the
 reported ones. A model matches by the last part of its path or hub id, case-insensitively
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from evaluate.errors import EvaluateError
 
-REPORTED_DIR = Path(__file__).resolve().parents[1] / "results" / "reported"
+REPORTED_DIR = Path(__file__).resolve().parent / "published"  # package data
 
 # task name -> (csv file, column or dataset row) in the reported tables
 QWEN_TABLE = {"mmlu": "mmlu", "ceval": "ceval", "gsm8k": "gsm8k", "humaneval": "humaneval",

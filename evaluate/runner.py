@@ -17,11 +17,8 @@ A run lives in its own folder ``OUTPUT/<model>/<task>/``:
 from __future__ import annotations
 
 import json
-import os
 import random
-import re
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +32,31 @@ from evaluate.data import DataDir
 from evaluate.errors import EvaluateError
 from evaluate.metrics import aggregate
 from evaluate.provenance import environment
+from evaluate.records import (
+    PLAN,
+    RESPONSES,
+    RESULTS,
+    RUN,
+    SAMPLES,
+    PlanRecord,
+    ResponseLog,
+    SampleRecord,
+    append_response_files,
+    read_json,
+    read_plan,
+    read_responses,
+    run_dir_for,
+    write_json,
+    write_plan,
+    write_results,
+    write_samples,
+)
 from evaluate.registry import get_task
 from evaluate.requests import Request, Response, request_from_dict, request_hash, request_to_dict
-from evaluate.task import Doc, Task
+from evaluate.task import Doc, ScoreInput, Task
 
-PLAN, RESPONSES, SAMPLES, RESULTS, RUN = (
-    "plan.jsonl", "responses.jsonl", "samples.jsonl", "results.json", "run.json",
-)
+__all__ = ["PLAN", "RESPONSES", "RESULTS", "RUN", "SAMPLES", "RunOptions", "execute", "plan",
+           "read_responses", "rescore", "run_dir_for", "run_task", "score", "select_subset"]
 
 
 @dataclass(frozen=True)
@@ -54,11 +69,6 @@ class RunOptions:
     use_cache: bool = True  # the shared request cache (evaluate.cache); --no-cache turns it off
 
 
-def slug(text: str) -> str:
-    """A file-system-safe name for a model or task."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.strip("/")).strip("_") or "model"
-
-
 def select_subset(docs: list[Doc], limit: int | None, seed: int) -> list[Doc]:
     """A deterministic subset of ``limit`` docs spread over the whole set, in original order."""
     if limit is None or limit >= len(docs):
@@ -67,44 +77,24 @@ def select_subset(docs: list[Doc], limit: int | None, seed: int) -> list[Doc]:
     return [docs[i] for i in chosen]
 
 
-def run_dir_for(output: Path, model_label: str, task_name: str) -> Path:
-    return output / slug(model_label) / slug(task_name)
-
-
 # ---- step 1: plan ----------------------------------------------------------------------------
-def plan(task: Task, data: DataDir, options: RunOptions) -> list[dict[str, Any]]:
+def plan(task: Task, data: DataDir, options: RunOptions) -> list[PlanRecord]:
     """Load the task's docs and build every request: the per-sample plan records."""
     docs = select_subset(task.load(data), options.limit, options.seed)
     records = []
     for doc in tqdm(docs, desc=f"{task.name}: build", unit="doc", disable=not options.progress):
         requests = task.build(doc)
-        records.append({
-            "id": doc.id,
-            "target": doc.target,
-            "meta": doc.meta,
-            "requests": [{"hash": request_hash(r), **request_to_dict(r)} for r in requests],
-        })
+        records.append(PlanRecord(
+            id=doc.id, target=doc.target, meta=doc.meta,
+            requests=[{"hash": request_hash(r), **request_to_dict(r)} for r in requests],
+            reference=doc.reference,
+        ))
     return records
 
 
 # ---- step 2: execute -------------------------------------------------------------------------
-def read_responses(path: Path) -> dict[str, Response]:
-    """Responses by request hash; a torn (partial) last line from a killed run is skipped."""
-    done: dict[str, Response] = {}
-    if not path.is_file():
-        return done
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                entry = json.loads(line)
-                done[entry["hash"]] = entry["response"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    return done
-
-
 def execute(
-    records: list[dict[str, Any]], backend: Backend, responses_path: Path, progress: bool,
+    records: list[PlanRecord], backend: Backend, responses_path: Path, progress: bool,
     desc: str, cache: RequestCache | None = None,
 ) -> dict[str, Response]:
     """Answer every request not yet in ``responses_path``, appending each as it completes.
@@ -115,7 +105,7 @@ def execute(
     done = read_responses(responses_path)
     pending: dict[str, Request] = {}
     for record in records:
-        for spec in record["requests"]:
+        for spec in record.requests:
             if spec["hash"] not in done and spec["hash"] not in pending:
                 pending[spec["hash"]] = request_from_dict(
                     {k: v for k, v in spec.items() if k != "hash"}
@@ -123,12 +113,11 @@ def execute(
     if not pending:
         return done
     fingerprint = model_fingerprint(backend.identity()) if cache is not None else ""
-    _truncate_torn_tail(responses_path)
-    with open(responses_path, "a", encoding="utf-8") as sink:
+    with ResponseLog(responses_path) as sink:
 
         def keep(key: str, response: Response) -> None:
             done[key] = response
-            sink.write(json.dumps({"hash": key, "response": response}, ensure_ascii=False) + "\n")
+            sink.add(key, response)
 
         if cache is not None:
             for key, response in cache.get_many(fingerprint, list(pending)).items():
@@ -163,7 +152,7 @@ def shard_path(run_dir: Path, rank: int) -> Path:
 
 
 def execute_sharded(
-    records: list[dict[str, Any]], backend: Backend, run_dir: Path, progress: bool, desc: str,
+    records: list[PlanRecord], backend: Backend, run_dir: Path, progress: bool, desc: str,
     cache: RequestCache | None, current: distributed.World,
 ) -> dict[str, Response]:
     """:func:`execute` for one rank of a data-parallel run (see :mod:`evaluate.distributed`).
@@ -179,13 +168,13 @@ def execute_sharded(
     done = read_responses(run_dir / RESPONSES)
     pending: dict[str, dict[str, Any]] = {}
     for record in records:
-        for spec in record["requests"]:
+        for spec in record.requests:
             if spec["hash"] not in done:
                 pending.setdefault(spec["hash"], spec)
     mine = distributed.shard(list(pending), current)
     error: str | None = None
     try:
-        execute([{"requests": [pending[key] for key in mine]}], backend,
+        execute([PlanRecord("shard", None, {}, [pending[key] for key in mine])], backend,
                 shard_path(run_dir, current.rank), progress,
                 f"{desc} [rank {current.rank}/{current.size}]", cache)
     except Exception as exc:  # reported to every rank below, then raised everywhere
@@ -212,59 +201,31 @@ def merge_shards(run_dir: Path) -> None:
                     key=lambda path: int(path.name.split(".")[1].removeprefix("rank")))
     if not shards:
         return
-    target = run_dir / RESPONSES
-    seen = set(read_responses(target))
-    _truncate_torn_tail(target)
-    with open(target, "a", encoding="utf-8") as sink:
-        for path in shards:
-            _truncate_torn_tail(path)
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    key = json.loads(line)["hash"]
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue
-                if key not in seen:
-                    seen.add(key)
-                    sink.write(line + "\n")
-        sink.flush()
-        os.fsync(sink.fileno())
+    append_response_files(run_dir / RESPONSES, shards)
     for path in shards:
         path.unlink()
 
 
-def _truncate_torn_tail(path: Path) -> None:
-    """Drop a last line without its newline (a write cut off by a kill) before appending."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    data = path.read_bytes()
-    if not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
-
-
 # ---- step 3: score ---------------------------------------------------------------------------
 def score(
-    task: Task, records: list[dict[str, Any]], responses: dict[str, Response]
-) -> list[dict[str, Any]]:
+    task: Task, records: list[PlanRecord], responses: dict[str, Response]
+) -> list[SampleRecord]:
     """Per-sample records for every sample whose requests all have responses."""
-    ready = [r for r in records if all(s["hash"] in responses for s in r["requests"])]
-    docs = [Doc(id=r["id"], target=r["target"], meta=r["meta"]) for r in ready]
-    answers = [[responses[s["hash"]] for s in r["requests"]] for r in ready]
-    scored = task.score_all(docs, answers)
-    samples = []
-    for record, answer, result in zip(ready, answers, scored, strict=True):
-        samples.append({
-            "id": record["id"],
-            "prompt": _prompt_text(record["requests"][0]) if record["requests"] else None,
-            "requests": record["requests"],
-            "responses": answer,
-            "target": record["target"],
-            "extracted": result.extracted,
-            "score": result.score,
-            "weight": result.weight,
-            "meta": record["meta"],
-            **({"extra": dict(result.extra)} if result.extra else {}),
-        })
-    return samples
+    ready = [r for r in records if all(s["hash"] in responses for s in r.requests)]
+    inputs = [ScoreInput(id=r.id, target=r.target, meta=r.meta, reference=r.reference)
+              for r in ready]
+    answers = [[responses[s["hash"]] for s in r.requests] for r in ready]
+    scored = task.score_all(inputs, answers)
+    return [
+        SampleRecord(
+            id=record.id,
+            prompt=_prompt_text(record.requests[0]) if record.requests else None,
+            requests=record.requests, responses=answer, target=record.target,
+            extracted=result.extracted, score=result.score, weight=result.weight,
+            meta=record.meta, extra=dict(result.extra),
+        )
+        for record, answer, result in zip(ready, answers, scored, strict=True)
+    ]
 
 
 def _prompt_text(spec: dict[str, Any]) -> str | None:
@@ -306,7 +267,7 @@ def run_task(
         _reset_if_changed(run_dir, key)
     records = plan(task, data, options)
     if current.main:
-        _write_jsonl(run_dir / PLAN, records)
+        write_plan(run_dir, records)
     tokens_before = (backend.tokens_in, backend.tokens_out)
     responses: dict[str, Response] = {}
     error: BaseException | None = None
@@ -328,10 +289,10 @@ def run_task(
         if not current.main:
             if cache is not None:
                 cache.close()
-            results = distributed.broadcast(None)
+            shared: dict[str, Any] = distributed.broadcast(None)
             if error is not None:
                 raise error
-            return results
+            return shared
     results: dict[str, Any] | None = None
     try:
         results = _write_run(task, records, responses, run_dir, data, backend, options, start,
@@ -347,13 +308,13 @@ def run_task(
 
 
 def _write_run(
-    task: Task, records: list[dict[str, Any]], responses: dict[str, Response], run_dir: Path,
+    task: Task, records: list[PlanRecord], responses: dict[str, Response], run_dir: Path,
     data: DataDir, backend: Backend, options: RunOptions, start: float, tokens: tuple[int, int],
     command: list[str] | None, error: BaseException | None, current: distributed.World,
 ) -> dict[str, Any]:
     """Score and write ``samples.jsonl`` and ``results.json``; returns the results."""
     samples = score(task, records, responses)
-    _write_jsonl(run_dir / SAMPLES, samples)
+    write_samples(run_dir, samples)
     results = build_results(task, samples, len(records))
     results.update({
         "run_dir": str(run_dir),
@@ -375,12 +336,13 @@ def _write_run(
         results["error"] = f"{type(error).__name__}: {error}"
     if current.active:
         results["world_size"] = current.size
-    _write_json(run_dir / RESULTS, results)
+    write_results(run_dir, results)
     return results
 
 
-def build_results(task: Task, samples: list[dict[str, Any]], planned: int) -> dict[str, Any]:
+def build_results(task: Task, samples: list[SampleRecord], planned: int) -> dict[str, Any]:
     """Metrics and protocol for ``samples`` (shared by run and rescore)."""
+    rows = [sample.to_dict() for sample in samples]
     results = {
         "task": task.name,
         "protocol": {
@@ -391,14 +353,17 @@ def build_results(task: Task, samples: list[dict[str, Any]], planned: int) -> di
             "shots": task.shots,
             "params": task.protocol()["params"],
         },
-        "metrics": aggregate(samples, task.aggregation),
+        "metrics": aggregate(rows, task.aggregation),
         "headline": task.aggregation.metric,
         "samples": len(samples),
         "planned_samples": planned,
         "complete": len(samples) == planned,
     }
+    if task.selection is not None:  # a subset of the subjects: not comparable with a full run
+        results["selection"] = {"of": task.selection.of.name, "spec": task.selection.spec,
+                                "subjects": list(task.selection.subjects)}
     if task.results_extra is not None and samples:
-        results["task_extra"] = task.results_extra(samples)
+        results["task_extra"] = task.results_extra(rows)
     return results
 
 
@@ -413,21 +378,21 @@ def rescore(run_dir: Path) -> dict[str, Any]:
         if not (run_dir / name).is_file():
             raise EvaluateError(f"{run_dir} is not a run folder (no {name})")
     if (run_dir / RESULTS).is_file():
-        old = json.loads((run_dir / RESULTS).read_text(encoding="utf-8"))
+        old = read_json(run_dir / RESULTS)
     else:
-        key = json.loads((run_dir / RUN).read_text(encoding="utf-8"))
+        key = read_json(run_dir / RUN)
         old = {"task": key["task"], "limit": key.get("limit"), "seed": key.get("seed"),
                "run_dir": str(run_dir), "note": "scored from a run that was stopped early"}
     task = get_task(old["task"])
-    records = list(_read_jsonl(run_dir / PLAN))
+    records = read_plan(run_dir)
     samples = score(task, records, read_responses(run_dir / RESPONSES))
-    _write_jsonl(run_dir / SAMPLES, samples)
+    write_samples(run_dir, samples)
     results = {**old, **build_results(task, samples, len(records))}
     results["rescored_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if old.get("protocol", {}).get("hash") != task.protocol_hash():
         results["rescored_from_protocol_hash"] = old.get("protocol", {}).get("hash")
     results["environment"] = environment()
-    _write_json(run_dir / RESULTS, results)
+    write_results(run_dir, results)
     return results
 
 
@@ -436,34 +401,12 @@ def _reset_if_changed(run_dir: Path, key: dict[str, Any]) -> None:
     key_path = run_dir / RUN
     if key_path.is_file():
         try:
-            if json.loads(key_path.read_text(encoding="utf-8")) == json.loads(json.dumps(key)):
+            if read_json(key_path) == json.loads(json.dumps(key)):
                 return
-        except json.JSONDecodeError:
+        except EvaluateError:
             pass
     for name in (PLAN, RESPONSES, SAMPLES, RESULTS):
         (run_dir / name).unlink(missing_ok=True)
     for leftover in run_dir.glob("responses.rank*.jsonl"):  # a data-parallel run's shares
         leftover.unlink()
-    _write_json(key_path, key)
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
+    write_json(key_path, key)

@@ -5,7 +5,7 @@
 A sweep file::
 
     description = "Qwen base models, Qwen's own scripts"
-    reported = "qwen_base"              # the table in results/reported/ it reproduces (optional)
+    reported = "qwen_base"              # the table in evaluate/published/ it reproduces (optional)
     output = "results/qwen_base"        # results folder (default: results)
     tasks = ["mmlu", "ceval", "gsm8k", "humaneval"]
     # optional: limit = 100, seed = 1234, data_dir = "../shared/data"
@@ -20,13 +20,15 @@ A sweep file::
 
     [[variants]]                        # optional: each model runs once per variant
     name = "dynamic_ntk"
-    options = { rope_scaling = "dynamic_ntk" }   # ModelSpec.options (backend knobs)
+    options = { dynamic_ntk = true }    # context knobs (evaluate/context_options.py)
 
 Every cell goes through :func:`evaluate.evaluation.evaluate_model`, so it computes exactly what
 ``python -m evaluate --model M --task T --output OUTPUT[/VARIANT]`` would. A cell is skipped when
 its ``results.json`` is complete, has the task's current protocol hash, and the same model
-(model id, revision, dtype, options), limit and seed. A failing cell is recorded with a one-line
-reason and the sweep goes on; each model is loaded once for all of its pending tasks.
+(model id, revision, dtype, options), limit and seed. Options are checked when the file is
+loaded: an unknown or malformed one is one line naming the file and the variant or model. A
+failing cell is recorded with a one-line reason and the sweep goes on; each model is loaded once
+for all of its pending tasks.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from evaluate.context_options import ContextOptionError, ContextOptions
 from evaluate.errors import EvaluateError
 from evaluate.evaluation import ModelSpec, evaluate_model, load_backend
-from evaluate.runner import RESULTS, _write_json, run_dir_for
+from evaluate.records import RESULTS, MalformedRecordError, read_json, run_dir_for, write_json
 
 SPEC_FIELDS = {f.name for f in fields(ModelSpec)} - {"model", "options"}
 TOP_KEYS = {"description", "reported", "output", "tasks", "limit", "seed", "data_dir",
@@ -107,6 +110,13 @@ def _spec_fields(table: dict[str, Any], where: str) -> dict[str, Any]:
     return dict(table)
 
 
+def _checked_options(options: dict[str, Any], where: str) -> ContextOptions:
+    try:
+        return ContextOptions.from_options(options)
+    except ContextOptionError as exc:
+        raise EvaluateError(f"{where}: {exc}") from None
+
+
 def load_sweep(path: str | Path, output: str | Path | None = None,
                limit: int | None = None) -> Sweep:
     """Parse and check a sweep file; ``output`` and ``limit`` override the file's."""
@@ -138,6 +148,7 @@ def load_sweep(path: str | Path, output: str | Path | None = None,
         name, options = str(raw.pop("name", "")), dict(raw.pop("options", {}))
         if len(config.get("variants", [])) > 1 and not name:
             raise EvaluateError(f"{path}: variant {i + 1} has no name")
+        _checked_options(options, f"{path} variant {name!r}")
         variants.append(Variant(name, _spec_fields(raw, f"{path} variant {name!r}"), options))
     if len({v.name for v in variants}) != len(variants):
         raise EvaluateError(f"{path}: variant names must differ")
@@ -149,12 +160,15 @@ def load_sweep(path: str | Path, output: str | Path | None = None,
             raise EvaluateError(f"{path}: model {i + 1} has no `model`")
         model, model_tasks = str(raw.pop("model")), raw.pop("tasks", tasks)
         options = dict(raw.pop("options", {}))
+        _checked_options(options, f"{path} model {model!r}")
         overrides = _spec_fields(raw, f"{path} model {model!r}")
         if not model_tasks:
             raise EvaluateError(f"{path}: no tasks for model {model!r}")
         for variant in variants:
+            knobs = _checked_options({**options, **variant.options},
+                                     f"{path} model {model!r} variant {variant.name!r}")
             spec = ModelSpec(model=model, **{**defaults, **overrides, **variant.spec},
-                             options={**options, **variant.options})
+                             options=knobs)
             folder = out / variant.name if variant.name else out
             cells += [Cell(spec, variant.name, str(task), folder) for task in model_tasks]
     limit = limit if limit is not None else config.get("limit")
@@ -196,13 +210,16 @@ def done_reason(cell: Cell, limit: int | None, seed: int) -> str | None:
     if not path.is_file():
         return None
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+        results = read_json(path)
+    except MalformedRecordError:
         return None
     identity = results.get("model", {})
     recorded = _recorded_options(results)
-    options_match = recorded == cell.spec.options if recorded is not None else (
-        not cell.spec.options)
+    try:
+        options_match = (ContextOptions.from_options(recorded) == cell.spec.options
+                         if recorded is not None else not cell.spec.options.active)
+    except ContextOptionError:  # recorded by an older version under other names
+        options_match = False
     same = (
         results.get("complete") is True
         and results.get("task") == cell.task
@@ -290,8 +307,8 @@ def run_sweep(
                     command=["python", "-m", "evaluate", "sweep", str(sweep.path)],
                     backend=backend)
                 results["sweep"] = {"config": str(sweep.path), "variant": cell.variant,
-                                    "options": cell.spec.options}
-                _write_json(cell.run_dir / RESULTS, results)
+                                    "options": cell.spec.options.to_options()}
+                write_json(cell.run_dir / RESULTS, results)
                 outcomes[index] = Outcome(cell, "ran", "", time.time() - start, results)
             except KeyboardInterrupt:
                 raise

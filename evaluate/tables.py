@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 from collections import Counter
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.errors import EvaluateError
+from evaluate.records import load_results as load_results  # re-exported for callers of tables
 from evaluate.reported import lookup, lookup_in, table_models, table_name, table_tasks
 
 
@@ -65,40 +65,6 @@ def markdown_table(results: Sequence[dict[str, Any]]) -> str:
             f"{reported} | {diff} | {row['protocol']} | {seconds} |"
         )
     return "\n".join(lines)
-
-
-# ---- loading results -------------------------------------------------------------------------
-def load_results(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """Results dicts from ``results.json`` files, run folders, or folders searched recursively.
-
-    Each dict gets ``run_dir`` set to the folder it was read from (so ``samples.jsonl`` beside it
-    can be found even when the run was moved).
-    """
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_file():
-            files.append(path)
-        elif (path / "results.json").is_file():
-            files.append(path / "results.json")
-        elif path.is_dir():
-            found = sorted(path.rglob("results.json"))
-            if not found:
-                raise EvaluateError(f"{path} holds no results.json")
-            files.extend(found)
-        else:
-            raise EvaluateError(f"{path} does not exist")
-    results = []
-    for file in files:
-        try:
-            result = json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise EvaluateError(f"{file} is not valid JSON: {exc}") from None
-        if not isinstance(result, dict) or "task" not in result or "metrics" not in result:
-            raise EvaluateError(f"{file} is not a results.json (no task or metrics)")
-        result["run_dir"] = str(file.parent)
-        results.append(result)
-    return results
 
 
 def run_label(result: dict[str, Any]) -> str:

@@ -6,6 +6,14 @@ into model requests (the few-shot prompt builder), turns the responses back into
 (:class:`Aggregation`). Variants of one protocol (``mmlu`` and ``mmlu:opencompass``) are separate
 Task values built from the same functions with different parameters.
 
+The scorer sees a :class:`ScoreInput` -- the id, target, meta and reference stored in the run's
+``plan.jsonl`` -- never the loaded :class:`Doc`, so a run and a later rescore score alike.
+
+What a task needs from the generic code is declared, never inferred from its name: one request
+at a time (``batch_size_one``), a check of the loaded model (``check_backend``), a report over a
+results folder (``report``), scoring of completions made elsewhere (``score_completions``), and
+the subjects a run may be limited to (``subjects``; see :meth:`Task.select`).
+
 Everything that defines the protocol -- the parameters, the code of the builder, the scorer and
 the loader, and the aggregation -- goes into :meth:`Task.protocol_hash`.
 """
@@ -13,16 +21,23 @@ the loader, and the aggregation -- goes into :meth:`Task.protocol_hash`.
 from __future__ import annotations
 
 import ast
+import dataclasses
+import functools
 import hashlib
 import inspect
 import json
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from evaluate.data import DataDir
+from evaluate.errors import UnknownTaskError
 from evaluate.requests import Request, Response
+
+if TYPE_CHECKING:
+    from evaluate.records import SampleRecord
 
 
 @dataclass
@@ -30,15 +45,27 @@ class Doc:
     """One evaluation item.
 
     ``target`` is the gold answer and ``meta`` the JSON-able facts scoring and aggregation need
-    (e.g. ``{"subject": "anatomy"}``); both go into the per-sample record so re-scoring never needs
-    the data or the model again. ``data`` holds whatever else the prompt builder needs (shots,
-    raw fields) and is not stored.
+    (e.g. ``{"subject": "anatomy"}``); ``reference`` is JSON-able scoring material that is not an
+    answer (HumanEval's test harness). These three go into ``plan.jsonl``, so re-scoring never
+    needs the data or the model again. ``data`` holds whatever else the prompt builder needs
+    (shots, raw fields) and is not stored.
     """
 
     id: str
     target: Any
     meta: dict[str, Any] = field(default_factory=dict)
     data: Any = None
+    reference: Any = None
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    """What a scorer may rely on: the fields of a sample's plan record, and nothing else."""
+
+    id: str
+    target: Any
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    reference: Any = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +110,30 @@ class Aggregation:
 
 
 @dataclass(frozen=True)
+class TaskReport:
+    """A report a task makes over a whole results folder (e.g. long_ppl's per-length table).
+
+    ``build(output)`` returns markdown; the CLI prints it and writes it to ``output/file``.
+    """
+
+    file: str
+    build: Callable[[Path], str]
+
+
+ScoreCompletions = Callable[[list[dict[str, Any]], DataDir, str],
+                            "tuple[list[SampleRecord], dict[str, float]]"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A subset of a per-subject task's subjects (see :meth:`Task.select`)."""
+
+    of: Task  # the full task: its protocol and hash are the selection's
+    spec: str  # as the user wrote it, e.g. "stem+anatomy"
+    subjects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Task:
     """A registered evaluation task."""
 
@@ -92,32 +143,82 @@ class Task:
     shots: int
     data_files: Sequence[str]  # glob patterns relative to the data dir, for --list-tasks and errors
     load: Callable[[DataDir], list[Doc]]
-    build: Callable[[Doc], list[Request]]
-    score: Callable[[Doc, list[Response]], Scored]
+    build: Callable[[Doc], Sequence[Request]]
+    score: Callable[[ScoreInput, list[Response]], Scored]
     aggregation: Aggregation = Aggregation()
     params: Mapping[str, Any] = field(default_factory=dict)  # protocol constants worth hashing
     version: int = 1
     # Optional: score many samples at once (e.g. run generated programs in parallel). Must give
     # the same results as ``score`` applied one by one.
-    score_many: Callable[[list[Doc], list[list[Response]]], list[Scored]] | None = None
+    score_many: Callable[[list[ScoreInput], list[list[Response]]], list[Scored]] | None = None
     metric_note: str = ""  # e.g. "pass@1, greedy" for --list-tasks
     # Optional: run-level facts computed from the per-sample records (pass@k over n samples, the
     # sandbox's isolation report), written to results.json under "task_extra" by run and rescore.
     results_extra: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
+    # The protocol runs one request per forward pass (hashed as params["batch_size"] = 1).
+    batch_size_one: bool = False
+    # Raise an EvaluateError when a loaded backend cannot run this task (e.g. another
+    # vocabulary); called with the data dir and the backend before and after the run.
+    check_backend: Callable[[DataDir, Any], None] | None = None
+    report: TaskReport | None = None  # a table over all of a results folder's runs
+    # Score completions made elsewhere: (rows, data, where) -> (sample records, pass@k).
+    score_completions: ScoreCompletions | None = None
+    subjects: Sequence[str] = ()  # values of aggregation.by a run may be limited to
+    selection: Selection | None = None  # set on the Task that select() returns
 
-    def score_all(self, docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
+    def score_all(self, samples: list[ScoreInput], responses: list[list[Response]]
+                  ) -> list[Scored]:
         """Scores for many samples, in order (through ``score_many`` when the task has one)."""
         if self.score_many is not None:
-            return self.score_many(docs, responses)
-        return [self.score(doc, resp) for doc, resp in zip(docs, responses, strict=True)]
+            return self.score_many(samples, responses)
+        return [self.score(s, resp) for s, resp in zip(samples, responses, strict=True)]
+
+    def select(self, spec: str) -> Task:
+        """This task limited to some subjects, named ``NAME/SPEC`` (``mmlu/stem+anatomy``).
+
+        ``spec`` joins subject names and category names (``aggregation.categories``) with ``+``;
+        case, spaces, ``-`` and ``_`` do not matter. The selection has the full task's protocol
+        hash; its results say ``"selection"`` and its name keeps its runs apart from full ones.
+        The headline averages the chosen subjects; a category is reported only when all of its
+        subjects are chosen.
+        """
+        if not self.subjects or self.aggregation.by is None or self.selection is not None:
+            raise UnknownTaskError(f"task {self.name!r} has no subjects to select from")
+        subjects = {_normal(s): s for s in self.subjects}
+        groups = {_normal(c): members for c, members in self.aggregation.categories.items()}
+        chosen: set[str] = set()
+        for part in spec.split("+"):
+            if _normal(part) in subjects:
+                chosen.add(subjects[_normal(part)])
+            elif _normal(part) in groups:
+                chosen.update(groups[_normal(part)])
+            else:
+                raise UnknownTaskError(
+                    f"{self.name}/{spec}: {part.strip()!r} is neither a subject nor a category "
+                    f"of {self.name} (categories: {', '.join(self.aggregation.categories)}; "
+                    f"subjects: {', '.join(self.subjects)})")
+        wanted = tuple(s for s in self.subjects if s in chosen)
+        categories = {c: m for c, m in self.aggregation.categories.items() if set(m) <= chosen}
+        return dataclasses.replace(
+            self, name=f"{self.name}/{spec.strip()}",
+            load=functools.partial(_load_selected, self.load, self.aggregation.by, wanted),
+            aggregation=dataclasses.replace(self.aggregation, categories=categories),
+            selection=Selection(of=self, spec=spec.strip(), subjects=wanted))
 
     def protocol(self) -> dict[str, Any]:
-        """Everything that defines this protocol, as JSON-able data."""
+        """Everything that defines this protocol, as JSON-able data.
+
+        A selection of subjects has the full task's protocol: the subset is a property of the
+        run (recorded in results.json), not of the protocol.
+        """
+        if self.selection is not None:
+            return self.selection.of.protocol()
+        params = {**self.params, **({"batch_size": 1} if self.batch_size_one else {})}
         return {
             "name": self.name,
             "version": self.version,
             "shots": self.shots,
-            "params": _jsonable(dict(self.params)),
+            "params": _jsonable(params),
             "aggregation": _jsonable(asdict(self.aggregation)),
             "code": {
                 "load": _code_fingerprint(self.load),
@@ -133,6 +234,16 @@ class Task:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
+def _normal(name: str) -> str:
+    return name.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _load_selected(load: Callable[[DataDir], list[Doc]], by: str, subjects: tuple[str, ...],
+                   data: DataDir) -> list[Doc]:
+    keep = set(subjects)
+    return [doc for doc in load(data) if doc.meta.get(by) in keep]
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str, sort_keys=True))
 
@@ -145,8 +256,10 @@ def _code_fingerprint(fn: Callable[..., Any]) -> str:
     """
     parts: list[str] = []
     while hasattr(fn, "func") and hasattr(fn, "keywords"):  # functools.partial
-        parts.append(json.dumps(_jsonable([list(fn.args), dict(fn.keywords)]), sort_keys=True))
-        fn = fn.func
+        bound: Any = fn
+        parts.append(json.dumps(_jsonable([list(bound.args), dict(bound.keywords)]),
+                                sort_keys=True))
+        fn = bound.func
     parts.append(_ast_dump(fn))
     module = inspect.getmodule(fn)
     code = getattr(fn, "__code__", None)
@@ -170,16 +283,16 @@ def _ast_dump(fn: Callable[..., Any]) -> str:
     for node in tree.body:  # a function's own name is not part of what it does
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             node.name = "_"
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
+    for item in ast.walk(tree):
+        body = getattr(item, "body", None)
         if (
             isinstance(body, list)
             and body
             and isinstance(body[0], ast.Expr)
-            and isinstance(getattr(body[0], "value", None), ast.Constant)
+            and isinstance(body[0].value, ast.Constant)
             and isinstance(body[0].value.value, str)
         ):
-            node.body = body[1:] or [ast.Pass()]  # drop docstrings
+            setattr(item, "body", body[1:] or [ast.Pass()])  # noqa: B010 (drop docstrings)
     # The source regenerated from the tree: comments, formatting and docstrings are gone, and
     # unlike ast.dump the text does not change with the Python version's AST node fields.
     return ast.unparse(tree)

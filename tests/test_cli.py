@@ -91,6 +91,21 @@ def test_run_end_to_end_on_tiny_model_then_rescore(tiny_model_dir, data_dir, tmp
     assert "| humaneval | pass@1 |" in capsys.readouterr().out
 
 
+def test_a_subject_selection_from_the_command_line(tiny_model_dir, data_dir, tmp_path, capsys):
+    out = tmp_path / "results"
+    assert main(["--model", str(tiny_model_dir), "--task", "mmlu/abstract_algebra+anatomy",
+                 "--limit", "4", "--data-dir", str(data_dir), "--output", str(out),
+                 "--no-progress", "--no-cache"]) == 0
+    assert "| mmlu/abstract_algebra+anatomy | accuracy |" in capsys.readouterr().out
+    [results_file] = list(out.glob("*/mmlu_abstract_algebra_anatomy/results.json"))
+    results = json.loads(results_file.read_text())
+    assert results["selection"]["subjects"] == ["abstract_algebra", "anatomy"]
+    samples = [json.loads(x) for x in (results_file.parent / "samples.jsonl").open()]
+    assert {s["meta"]["subject"] for s in samples} <= {"abstract_algebra", "anatomy"}
+    assert main(["--model", "m", "--task", "mmlu/geology"]) == 2
+    assert "neither a subject nor a category" in capsys.readouterr().err
+
+
 def test_python_dash_m_entry_point():
     done = subprocess.run([sys.executable, "-m", "evaluate", "--list-tasks"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)

@@ -32,12 +32,29 @@ def test_missing_file_offline_says_where_it_looked(tmp_path, monkeypatch):
         DataDir(tmp_path).path("gsm8k/test.jsonl")
 
 
+def test_unreachable_hub_is_one_line_at_once(tmp_path, monkeypatch, capfd):
+    """No network and no offline flag: the hub is probed once, quickly, and nothing is printed
+    before the missing-file error (no retry chatter from the hub client)."""
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    data_module.hub_reachable.cache_clear()
+    try:
+        with pytest.raises(MissingDataError, match=r"no network: 127\.0\.0\.1:9 cannot be reached"):
+            DataDir(tmp_path).path("mmlu/dev/abstract_algebra_dev.csv")
+    finally:
+        data_module.hub_reachable.cache_clear()
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
 def test_hub_copy_is_written_in_release_layout(tmp_path, monkeypatch):
     """The conversion from a hub dataset (here a local datasets.Dataset) to the release file."""
     datasets = pytest.importorskip("datasets")
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("EVALUATE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data_module, "hub_reachable", lambda: True)  # the hub stood in for below
     rows = datasets.Dataset.from_list([{"question": "1+1?", "answer": "2 #### 2"}])
     calls = []
     monkeypatch.setattr(datasets, "load_dataset",
@@ -66,6 +83,7 @@ def test_mmlu_from_its_hub_copy_gives_the_release_files_prompts(data_dir, tmp_pa
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("EVALUATE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data_module, "hub_reachable", lambda: True)  # the hub stood in for below
 
     def hub_split(split):
         rows = []

@@ -10,6 +10,7 @@ import pytest
 
 from evaluate.backends.hf import HFBackend
 from evaluate.cli import main
+from evaluate.context_options import ContextOptions
 from evaluate.data import DataDir
 from evaluate.errors import EvaluateError
 from evaluate.evaluation import load_backend
@@ -22,7 +23,7 @@ from evaluate.task import Doc, Scored, Task
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # tasks that exist or are being built; shipped configs may name only these
 KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencompass", "cmmlu",
-               "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "humaneval:opencompass", "long_ppl"}
+               "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "long_ppl"}
 
 
 def _load(data: DataDir) -> list[Doc]:
@@ -75,7 +76,7 @@ class CountingLoader:
         self.model, self.tokenizer, self.fail, self.loads = model, tokenizer, fail, []
 
     def __call__(self, spec):
-        self.loads.append((spec.model, json.dumps(spec.options, sort_keys=True)))
+        self.loads.append((spec.model, json.dumps(spec.options.to_options(), sort_keys=True)))
         if spec.model in self.fail:
             raise OSError("no such model\nmore")
         return HFBackend(self.model, self.tokenizer, batch_size=spec.batch_size,
@@ -100,14 +101,14 @@ batch_size = 2
 name = "plain"
 [[variants]]
 name = "ntk"
-options = { rope_scaling = "dynamic_ntk" }
+options = { dynamic_ntk = true }
 """)
     sweep = load_sweep(path)
     names = [(c.spec.model, c.variant, c.task) for c in sweep.cells]
     assert names == [("m1", "plain", "a"), ("m1", "plain", "b"), ("m1", "ntk", "a"),
                      ("m1", "ntk", "b"), ("m2", "plain", "c"), ("m2", "ntk", "c")]
-    assert sweep.cells[2].spec.options == {"rope_scaling": "dynamic_ntk"}
-    assert sweep.cells[0].spec.options == {} and sweep.cells[4].spec.batch_size == 2
+    assert sweep.cells[2].spec.options == ContextOptions(dynamic_ntk=True)
+    assert sweep.cells[0].spec.options == ContextOptions() and sweep.cells[4].spec.batch_size == 2
     assert sweep.cells[0].spec.dtype == "float32"
     assert sweep.cells[2].output == Path("out") / "ntk"
 
@@ -190,14 +191,14 @@ dtype = "float32"
 model = "tiny"
 [[variants]]
 name = "knob"
-options = {{ logn = true }}
+options = {{ logn_attn = true }}
 """
     loader = CountingLoader(tiny_model, qwen2_tokenizer)
     path = _config(tmp_path, text)
     assert [o.status for o in run_sweep(load_sweep(path), progress=False, loader=loader,
                                         log=lambda _: None)] == ["ran"]
-    assert loader.loads == [("tiny", '{"logn": true}')]
-    path.write_text(text.replace("logn = true", "logn = false"))
+    assert loader.loads == [("tiny", '{"logn_attn": true}')]
+    path.write_text(text.replace("logn_attn = true", "logn_attn = false"))
     assert [o.status for o in run_sweep(load_sweep(path), progress=False, loader=loader,
                                         log=lambda _: None)] == ["ran"]
 

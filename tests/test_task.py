@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
+from evaluate.errors import UnknownTaskError
+from evaluate.registry import get_task
 from evaluate.task import Aggregation, Doc, Scored, Task
 
 
@@ -52,3 +56,45 @@ def test_lambdas_inside_expressions_are_hashed():
     task = dataclasses.replace(BASE, load=lambda data: [d for d in _load(data) if d.id])
     other = dataclasses.replace(BASE, load=lambda data: [d for d in _load(data) if not d.id])
     assert task.protocol_hash() != other.protocol_hash()
+
+
+# ---- subject selection -----------------------------------------------------------------------
+def _subject_docs(data):
+    return [Doc(id=f"{s}/{i}", target="A", meta={"subject": s})
+            for s in ("algebra", "anatomy", "law") for i in range(2)]
+
+
+EXAM = dataclasses.replace(
+    BASE, name="exam", load=_subject_docs, subjects=("algebra", "anatomy", "law"),
+    aggregation=Aggregation(average="macro", by="subject", per_group=True, categories={
+        "STEM": ("algebra", "anatomy"), "Social Sciences": ("law",)}))
+
+
+def test_a_selection_keeps_the_protocol_hash_and_loads_only_its_subjects():
+    stem = EXAM.select("stem")
+    assert stem.name == "exam/stem" and stem.protocol_hash() == EXAM.protocol_hash()
+    assert stem.selection.subjects == ("algebra", "anatomy") and stem.selection.of is EXAM
+    assert {d.meta["subject"] for d in stem.load(None)} == {"algebra", "anatomy"}
+    mixed = EXAM.select("Law+algebra")  # subjects and categories, any case; task order kept
+    assert mixed.selection.subjects == ("algebra", "law")
+    assert list(mixed.aggregation.categories) == ["Social Sciences"]  # only whole categories
+    assert list(EXAM.select("social-sciences").aggregation.categories) == ["Social Sciences"]
+
+
+def test_a_bad_selection_is_one_line():
+    with pytest.raises(UnknownTaskError, match=r"'geology' is neither a subject nor a category"):
+        EXAM.select("stem+geology")
+    with pytest.raises(UnknownTaskError, match="has no subjects"):
+        BASE.select("x")
+    with pytest.raises(UnknownTaskError, match="has no subjects"):
+        EXAM.select("stem").select("law")
+
+
+def test_registered_exams_select_by_name():
+    mmlu = get_task("mmlu/abstract_algebra+Humanities")
+    assert mmlu.protocol_hash() == get_task("mmlu").protocol_hash()
+    assert mmlu.selection.subjects[0] == "abstract_algebra" and len(mmlu.selection.subjects) == 14
+    for name in ("ceval/hard", "cmmlu/china_specific", "mmlu:opencompass/stem"):
+        assert get_task(name).selection.subjects
+    with pytest.raises(UnknownTaskError):
+        get_task("gsm8k/algebra")

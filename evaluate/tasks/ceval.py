@@ -1,6 +1,6 @@
 """C-Eval 5-shot: Qwen's protocol (``ceval``, ``ceval:test``) and OpenCompass's.
 
-``ceval`` (QwenLM/Qwen ``eval/evaluate_ceval.py``; PROTOCOLS.md "C-Eval"): no header; shots are
+``ceval`` (QwenLM/Qwen ``eval/evaluate_ceval.py``; EVALUATION.md "C-Eval"): no header; shots are
 rows 0-4 of ``dev/<subject>_dev.csv`` as
 ``"问题：q\\nA. a\\nB. b\\nC. c\\nD. d\\n答案：X\\n\\n"``;
 the query ends ``"\\n答案："``; next-token probabilities of ``"A"``..``"D"`` (no leading
@@ -26,110 +26,38 @@ copy of the test answers, which is not public.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from evaluate.data import DataDir
+from evaluate.records import read_samples
 from evaluate.registry import register
+from evaluate.scoring.choice import (
+    LETTERS,
+    lowest_ppl_choice,
+    next_token_choice,
+    next_token_request,
+    ppl_requests,
+)
 from evaluate.task import Aggregation, Doc, Task
 from evaluate.tasks.multiple_choice import (
-    LETTERS,
-    ppl_requests,
-    ppl_score,
-    qwen_request,
-    qwen_score,
+    qwen_example,
+    qwen_shots,
     read_csv_pandas,
     read_csv_plain,
     require_answer,
     require_columns,
 )
+from evaluate.tasks.subjects import CEVAL_CATEGORIES as CATEGORIES
+from evaluate.tasks.subjects import CEVAL_SUBJECTS as SUBJECTS
 
 SHOTS = 5
 FIELDS = ("id", "question", "A", "B", "C", "D")
 
-# subject -> (English name, Chinese name, category): Qwen's TASK_NAME_MAPPING (= C-Eval's
-# subject_mapping.json, = OpenCompass's ceval_subject_mapping).
-SUBJECTS: dict[str, tuple[str, str, str]] = {
-    "computer_network": ("Computer Network", "计算机网络", "STEM"),
-    "operating_system": ("Operating System", "操作系统", "STEM"),
-    "computer_architecture": ("Computer Architecture", "计算机组成", "STEM"),
-    "college_programming": ("College Programming", "大学编程", "STEM"),
-    "college_physics": ("College Physics", "大学物理", "STEM"),
-    "college_chemistry": ("College Chemistry", "大学化学", "STEM"),
-    "advanced_mathematics": ("Advanced Mathematics", "高等数学", "STEM"),
-    "probability_and_statistics": ("Probability and Statistics", "概率统计", "STEM"),
-    "discrete_mathematics": ("Discrete Mathematics", "离散数学", "STEM"),
-    "electrical_engineer": ("Electrical Engineer", "注册电气工程师", "STEM"),
-    "metrology_engineer": ("Metrology Engineer", "注册计量师", "STEM"),
-    "high_school_mathematics": ("High School Mathematics", "高中数学", "STEM"),
-    "high_school_physics": ("High School Physics", "高中物理", "STEM"),
-    "high_school_chemistry": ("High School Chemistry", "高中化学", "STEM"),
-    "high_school_biology": ("High School Biology", "高中生物", "STEM"),
-    "middle_school_mathematics": ("Middle School Mathematics", "初中数学", "STEM"),
-    "middle_school_biology": ("Middle School Biology", "初中生物", "STEM"),
-    "middle_school_physics": ("Middle School Physics", "初中物理", "STEM"),
-    "middle_school_chemistry": ("Middle School Chemistry", "初中化学", "STEM"),
-    "veterinary_medicine": ("Veterinary Medicine", "兽医学", "STEM"),
-    "college_economics": ("College Economics", "大学经济学", "Social Science"),
-    "business_administration": ("Business Administration", "工商管理", "Social Science"),
-    "marxism": ("Marxism", "马克思主义基本原理", "Social Science"),
-    "mao_zedong_thought": (
-        "Mao Zedong Thought", "毛泽东思想和中国特色社会主义理论体系概论", "Social Science"),
-    "education_science": ("Education Science", "教育学", "Social Science"),
-    "teacher_qualification": ("Teacher Qualification", "教师资格", "Social Science"),
-    "high_school_politics": ("High School Politics", "高中政治", "Social Science"),
-    "high_school_geography": ("High School Geography", "高中地理", "Social Science"),
-    "middle_school_politics": ("Middle School Politics", "初中政治", "Social Science"),
-    "middle_school_geography": ("Middle School Geography", "初中地理", "Social Science"),
-    "modern_chinese_history": ("Modern Chinese History", "近代史纲要", "Humanities"),
-    "ideological_and_moral_cultivation": (
-        "Ideological and Moral Cultivation", "思想道德修养与法律基础", "Humanities"),
-    "logic": ("Logic", "逻辑学", "Humanities"),
-    "law": ("Law", "法学", "Humanities"),
-    "chinese_language_and_literature": (
-        "Chinese Language and Literature", "中国语言文学", "Humanities"),
-    "art_studies": ("Art Studies", "艺术学", "Humanities"),
-    "professional_tour_guide": ("Professional Tour Guide", "导游资格", "Humanities"),
-    "legal_professional": ("Legal Professional", "法律职业资格", "Humanities"),
-    "high_school_chinese": ("High School Chinese", "高中语文", "Humanities"),
-    "high_school_history": ("High School History", "高中历史", "Humanities"),
-    "middle_school_history": ("Middle School History", "初中历史", "Humanities"),
-    "civil_servant": ("Civil Servant", "公务员", "Other"),
-    "sports_science": ("Sports Science", "体育学", "Other"),
-    "plant_protection": ("Plant Protection", "植物保护", "Other"),
-    "basic_medicine": ("Basic Medicine", "基础医学", "Other"),
-    "clinical_medicine": ("Clinical Medicine", "临床医学", "Other"),
-    "urban_and_rural_planner": ("Urban and Rural Planner", "注册城乡规划师", "Other"),
-    "accountant": ("Accountant", "注册会计师", "Other"),
-    "fire_engineer": ("Fire Engineer", "注册消防工程师", "Other"),
-    "environmental_impact_assessment_engineer": (
-        "Environmental Impact Assessment Engineer", "环境影响评价工程师", "Other"),
-    "tax_accountant": ("Tax Accountant", "税务师", "Other"),
-    "physician": ("Physician", "医师资格", "Other"),
-}
-HARD = ("advanced_mathematics", "discrete_mathematics", "probability_and_statistics",
-        "college_physics", "college_chemistry", "high_school_mathematics", "high_school_physics",
-        "high_school_chemistry")
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    **{name: tuple(s for s, (_, _, c) in SUBJECTS.items() if c == name)
-       for name in ("STEM", "Social Science", "Humanities", "Other")},
-    "Hard": HARD,
-}
-
 
 # ---- Qwen ------------------------------------------------------------------------------------
-def qwen_example(row: dict[str, str]) -> str:
-    example = "问题：" + row["question"]
-    for letter in LETTERS:
-        example += f"\n{letter}. {row[letter]}"
-    return example
-
-
-def qwen_shots(dev: list[dict[str, str]]) -> str:
-    return "".join(qwen_example(r) + "\n答案：" + r["answer"] + "\n\n" for r in dev[:SHOTS])
-
-
 def load_qwen_split(data: DataDir, split: str) -> list[Doc]:
     """Questions of ``split`` (val or test), subjects in the scripts' order, rows in file order."""
     docs = []
@@ -138,7 +66,7 @@ def load_qwen_split(data: DataDir, split: str) -> list[Doc]:
         dev = read_csv_pandas(data.path(dev_name))
         for row in dev[:SHOTS]:
             require_columns(row, (*FIELDS, "answer"), dev_name)
-        shots = qwen_shots(dev)
+        shots = qwen_shots(dev, SHOTS, "question", "问题：", "answer", "\n答案：")
         name = f"ceval/{split}/{subject}_{split}.csv"
         for number, row in enumerate(read_csv_pandas(data.path(name)), 1):
             require_columns(row, FIELDS, name)
@@ -148,7 +76,8 @@ def load_qwen_split(data: DataDir, split: str) -> list[Doc]:
                 target = row["answer"]
             docs.append(Doc(id=f"{subject}/{row['id']}", target=target,
                             meta={"subject": subject},
-                            data={"prompt": shots + qwen_example(row) + "\n答案："}))
+                            data={"prompt": shots + qwen_example(row, "question", "问题：")
+                                  + "\n答案："}))
     return docs
 
 
@@ -161,18 +90,15 @@ def load_qwen_test(data: DataDir) -> list[Doc]:
 
 
 def build_qwen(doc: Doc) -> list:
-    return qwen_request(doc.data["prompt"], LETTERS, None)
+    return next_token_request(doc.data["prompt"], LETTERS, None)
 
 
 def write_submission(run_dir: Path) -> Path:
     """C-Eval's submission file ``{subject: {id: letter}}`` from a ``ceval:test`` run folder."""
     answers: dict[str, dict[str, str]] = {}
-    with open(Path(run_dir) / "samples.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                sample = json.loads(line)
-                subject, number = sample["id"].split("/", 1)
-                answers.setdefault(subject, {})[number] = sample["extracted"]
+    for sample in read_samples(Path(run_dir)):
+        subject, number = sample.id.split("/", 1)
+        answers.setdefault(subject, {})[number] = sample.extracted
     out = Path(run_dir) / "submission.json"
     out.write_text(json.dumps(answers, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return out
@@ -228,30 +154,27 @@ DATA_FILES = ("ceval/dev/*_dev.csv", "ceval/val/*_val.csv")
 QWEN = register(Task(
     name="ceval",
     description="C-Eval 5-shot on val, next-token letter probabilities (Qwen's protocol)",
-    provenance="QwenLM/Qwen eval/evaluate_ceval.py (PROTOCOLS.md)",
+    provenance='QwenLM/Qwen eval/evaluate_ceval.py; EVALUATION.md "C-Eval"',
     shots=SHOTS,
     data_files=DATA_FILES,
     load=load_qwen,
     build=build_qwen,
-    score=qwen_score,
+    score=next_token_choice,
     aggregation=AGGREGATION,
     params={"letters": LETTERS, "split": "val", "csv": "pandas defaults (NA quirk)",
             "shots": "dev rows 0-4", "truncation": None},
     metric_note="macro over 52 subjects; STEM/Social Science/Humanities/Other/Hard",
+    subjects=tuple(SUBJECTS),
 ))
 
-TEST = register(Task(
+TEST = register(dataclasses.replace(
+    QWEN,
     name="ceval:test",
     description="C-Eval 5-shot on test: predictions for submission only (answers not public)",
-    provenance="QwenLM/Qwen eval/evaluate_ceval.py (PROTOCOLS.md), test split",
-    shots=SHOTS,
+    provenance='QwenLM/Qwen eval/evaluate_ceval.py, test split; EVALUATION.md "C-Eval"',
     data_files=("ceval/dev/*_dev.csv", "ceval/test/*_test.csv"),
     load=load_qwen_test,
-    build=build_qwen,
-    score=qwen_score,
-    aggregation=AGGREGATION,
-    params={"letters": LETTERS, "split": "test", "csv": "pandas defaults (NA quirk)",
-            "shots": "dev rows 0-4", "truncation": None},
+    params={**QWEN.params, "split": "test"},
     metric_note="cannot be scored here (NaN): submit submission.json to cevalbenchmark.com",
 ))
 
@@ -259,16 +182,18 @@ OPENCOMPASS = register(Task(
     name="ceval:opencompass",
     description=("C-Eval 5-shot on val, lowest-perplexity choice "
                  "(OpenCompass ceval_internal_ppl_93e5ce)"),
-    provenance="OpenCompass configs/datasets/ceval/ceval_internal_ppl_93e5ce.py, PPLInferencer",
+    provenance='OpenCompass configs/datasets/ceval/ceval_internal_ppl_93e5ce.py, PPLInferencer; '
+               'EVALUATION.md "C-Eval"',
     shots=SHOTS,
     data_files=DATA_FILES,
     load=load_opencompass,
     build=build_opencompass,
-    score=ppl_score,
+    score=lowest_ppl_choice,
     aggregation=AGGREGATION,
     params={"letters": LETTERS, "turn_separator": TURN_SEPARATOR, "split": "val",
             "ppl": "sum NLL / all tokens, argmin", "csv": "csv module"},
     metric_note="macro over 52 subjects",
+    subjects=tuple(SUBJECTS),
 ))
 
 

@@ -1,6 +1,6 @@
 """GSM8K: Qwen's 8-shot protocol, a variant with a correct numeric comparison, and OpenCompass's.
 
-``gsm8k`` (QwenLM/Qwen ``eval/evaluate_gsm8k.py``; PROTOCOLS.md "GSM8K, 8-shot"):
+``gsm8k`` (QwenLM/Qwen ``eval/evaluate_gsm8k.py``; EVALUATION.md "GSM8K"):
 
 - Prompt: the fixed file ``gsm8k/qwen_8shot_prompt.txt`` + ``"\\nQuestion: " + question +
   "\\nLet's think step by step\\n"``. Greedy, 512 new tokens.
@@ -29,6 +29,7 @@ meta template); 512 new tokens, stop at ``Question``; prediction = the last matc
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from fractions import Fraction
 from functools import partial
@@ -38,7 +39,15 @@ from evaluate.data import DataDir, require_fields
 from evaluate.errors import MalformedDataError
 from evaluate.registry import register
 from evaluate.requests import GenerateRequest, Response, cut_at_stops
-from evaluate.task import Aggregation, Doc, Scored, Task
+from evaluate.scoring.extract import (
+    NUMBER_RE,
+    last_digit_run,
+    last_number,
+    parse_number,
+    python_int_literal,
+)
+from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
+from evaluate.tasks.gsm8k_prompts import OC_SHOTS
 
 DATA_FILE = "gsm8k/test.jsonl"
 PROMPT_FILE = "gsm8k/qwen_8shot_prompt.txt"
@@ -50,73 +59,7 @@ GOLD_RE = re.compile(r"#### (\-?[0-9\.\,]+)")  # Qwen's ANS_RE
 # ---- OpenCompass gsm8k_gen_17d0dc --------------------------------------------------------------
 OC_STOPS = ("<|endoftext|>", "<|im_end|>", "Question")
 OC_TURN = "Question: {question}\nLet's think step by step\nAnswer:"
-OC_NUMBER_RE = re.compile(r"\-?\d+\.\d+|\-?\d+")
-# The four (question, answer) shots of gsm8k_gen_17d0dc, verbatim from the OpenCompass config.
-OC_SHOTS = (
-    (
-        "Angelo and Melanie want to plan how many hours over the next week they should study "
-        "together for their test next week. They have 2 chapters of their textbook to study and "
-        "4 worksheets to memorize. They figure out that they should dedicate 3 hours to each "
-        "chapter of their textbook and 1.5 hours for each worksheet. If they plan to study no "
-        "more than 4 hours each day, how many days should they plan to study total over the next "
-        "week if they take a 10-minute break every hour, include 3 10-minute snack breaks each "
-        "day, and 30 minutes for lunch each day?",
-        "Angelo and Melanie think they should dedicate 3 hours to each of the 2 chapters, 3 hours "
-        "x 2 chapters = 6 hours total.\nFor the worksheets they plan to dedicate 1.5 hours for "
-        "each worksheet, 1.5 hours x 4 worksheets = 6 hours total.\nAngelo and Melanie need to "
-        "start with planning 12 hours to study, at 4 hours a day, 12 / 4 = 3 days.\nHowever, they "
-        "need to include time for breaks and lunch. Every hour they want to include a 10-minute "
-        "break, so 12 total hours x 10 minutes = 120 extra minutes for breaks.\nThey also want to "
-        "include 3 10-minute snack breaks, 3 x 10 minutes = 30 minutes.\nAnd they want to include "
-        "30 minutes for lunch each day, so 120 minutes for breaks + 30 minutes for snack breaks + "
-        "30 minutes for lunch = 180 minutes, or 180 / 60 minutes per hour = 3 extra hours.\nSo "
-        "Angelo and Melanie want to plan 12 hours to study + 3 hours of breaks = 15 hours total."
-        "\nThey want to study no more than 4 hours each day, 15 hours / 4 hours each day = 3.75\n"
-        "They will need to plan to study 4 days to allow for all the time they need.\nThe answer "
-        "is 4\n",
-    ),
-    (
-        "Mark's basketball team scores 25 2 pointers, 8 3 pointers and 10 free throws.  Their "
-        "opponents score double the 2 pointers but half the 3 pointers and free throws.  What's "
-        "the total number of points scored by both teams added together?",
-        "Mark's team scores 25 2 pointers, meaning they scored 25*2= 50 points in 2 pointers.\n"
-        "His team also scores 6 3 pointers, meaning they scored 8*3= 24 points in 3 pointers\n"
-        "They scored 10 free throws, and free throws count as one point so they scored 10*1=10 "
-        "points in free throws.\nAll together his team scored 50+24+10= 84 points\nMark's "
-        "opponents scored double his team's number of 2 pointers, meaning they scored 50*2=100 "
-        "points in 2 pointers.\nHis opponents scored half his team's number of 3 pointers, "
-        "meaning they scored 24/2= 12 points in 3 pointers.\nThey also scored half Mark's team's "
-        "points in free throws, meaning they scored 10/2=5 points in free throws.\nAll together "
-        "Mark's opponents scored 100+12+5=117 points\nThe total score for the game is both team's "
-        "scores added together, so it is 84+117=201 points\nThe answer is 201\n",
-    ),
-    (
-        "Bella has two times as many marbles as frisbees. She also has 20 more frisbees than deck "
-        "cards. If she buys 2/5 times more of each item, what would be the total number of the "
-        "items she will have if she currently has 60 marbles?",
-        "When Bella buys 2/5 times more marbles, she'll have increased the number of marbles by "
-        "2/5*60 = 24\nThe total number of marbles she'll have is 60+24 = 84\nIf Bella currently "
-        "has 60 marbles, and she has two times as many marbles as frisbees, she has 60/2 = 30 "
-        "frisbees.\nIf Bella buys 2/5 times more frisbees, she'll have 2/5*30 = 12 more frisbees."
-        "\nThe total number of frisbees she'll have will increase to 30+12 = 42\nBella also has "
-        "20 more frisbees than deck cards, meaning she has 30-20 = 10 deck cards\nIf she buys 2/5 "
-        "times more deck cards, she'll have 2/5*10 = 4 more deck cards.\nThe total number of deck "
-        "cards she'll have is 10+4 = 14\nTogether, Bella will have a total of 14+42+84 = 140 "
-        "items\nThe answer is 140\n",
-    ),
-    (
-        "A group of 4 fruit baskets contains 9 apples, 15 oranges, and 14 bananas in the first "
-        "three baskets and 2 less of each fruit in the fourth basket. How many fruits are there?",
-        "For the first three baskets, the number of apples and oranges in one basket is 9+15=24\n"
-        "In total, together with bananas, the number of fruits in one basket is 24+14=38 for the "
-        "first three baskets.\nSince there are three baskets each having 38 fruits, there are "
-        "3*38=114 fruits in the first three baskets.\nThe number of apples in the fourth basket "
-        "is 9-2=7\nThere are also 15-2=13 oranges in the fourth basket\nThe combined number of "
-        "oranges and apples in the fourth basket is 13+7=20\nThe fourth basket also contains "
-        "14-2=12 bananas.\nIn total, the fourth basket has 20+12=32 fruits.\nThe four baskets "
-        "together have 32+114=146 fruits.\nThe answer is 146\n",
-    ),
-)
+OC_NUMBER_RE = re.compile(r"\-?\d+\.\d+|\-?\d+")  # OC_SHOTS: evaluate/tasks/gsm8k_prompts.py
 
 
 # ---- loading -----------------------------------------------------------------------------------
@@ -139,13 +82,6 @@ def build(doc: Doc) -> list[GenerateRequest]:
     return [GenerateRequest(context=prompt, stop=STOPS, max_new_tokens=MAX_NEW_TOKENS)]
 
 
-def python_int_literal(digits: str) -> int | None:
-    """``eval`` of a run of digits as Python 3 reads it: ``08`` is a syntax error (None)."""
-    if len(digits) > 1 and digits[0] == "0" and digits.strip("0"):
-        return None
-    return int(digits)
-
-
 def qwen_gold(answer: str) -> int | float:
     """Qwen's ``extract_answer_hf``: ``eval`` of the ``#### `` number without commas."""
     match = GOLD_RE.search(answer)
@@ -165,15 +101,9 @@ def qwen_gold(answer: str) -> int | float:
     return sign * value
 
 
-def qwen_prediction(completion: str) -> int | None:
-    """Qwen's ``extract_answer``: the last run of digits, or None (``[invalid]``)."""
-    runs = re.findall(r"\d+", completion)
-    return python_int_literal(runs[-1]) if runs else None
-
-
-def score(doc: Doc, responses: list[Response]) -> Scored:
+def score(doc: ScoreInput, responses: list[Response]) -> Scored:
     completion = cut_at_stops(responses[0]["text"], STOPS)
-    predicted = qwen_prediction(completion)
+    predicted = last_digit_run(completion)
     gold = qwen_gold(doc.target)
     correct = predicted is not None and predicted == gold
     return Scored(extracted=predicted, score=float(correct),
@@ -181,42 +111,6 @@ def score(doc: Doc, responses: list[Response]) -> Scored:
 
 
 # ---- gsm8k:fixed ---------------------------------------------------------------------------------
-# A number: an optional sign (a minus right after a letter, digit or bracket is subtraction, not
-# a sign), then a fraction of plain integers, thousands-grouped digits, or plain digits, with
-# optional decimals; never starting inside another number.
-NUMBER_RE = re.compile(
-    r"(?:(?<![\w)\]])(?P<sign>-))?(?<![\d.])"
-    r"(?P<body>\d+/\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-)
-
-
-def parse_number(text: str) -> Fraction | None:
-    """A number written with sign, thousands separators, decimals or as a fraction; else None."""
-    match = NUMBER_RE.fullmatch(text.strip().replace("$", ""))
-    if match is None:
-        return None
-    return _to_fraction(match)
-
-
-def _to_fraction(match: re.Match[str]) -> Fraction | None:
-    body = match.group("body").replace(",", "")
-    try:
-        value = Fraction(body)
-    except ZeroDivisionError:
-        return None
-    return -value if match.group("sign") else value
-
-
-def last_number(completion: str) -> Fraction | None:
-    """The last number in the completion (see :data:`NUMBER_RE`), exactly; None if none."""
-    found = None
-    for match in NUMBER_RE.finditer(completion):
-        value = _to_fraction(match)
-        if value is not None:
-            found = value
-    return found
-
-
 def fixed_gold(answer: str) -> Fraction:
     text = answer.split("#### ", 1)[1].strip()
     value = parse_number(text)
@@ -225,7 +119,7 @@ def fixed_gold(answer: str) -> Fraction:
     return value
 
 
-def score_fixed(doc: Doc, responses: list[Response]) -> Scored:
+def score_fixed(doc: ScoreInput, responses: list[Response]) -> Scored:
     completion = cut_at_stops(responses[0]["text"], STOPS)
     predicted = last_number(completion)
     gold = fixed_gold(doc.target)
@@ -265,7 +159,7 @@ def opencompass_equal(pred: str, gold: str) -> bool:
         return False
 
 
-def score_opencompass(doc: Doc, responses: list[Response]) -> Scored:
+def score_opencompass(doc: ScoreInput, responses: list[Response]) -> Scored:
     completion = cut_at_stops(responses[0]["text"], OC_STOPS)
     predicted = opencompass_prediction(completion)
     gold = opencompass_gold(doc.target)
@@ -277,11 +171,11 @@ def _params(**extra: Any) -> dict[str, Any]:
     return {"max_new_tokens": MAX_NEW_TOKENS, "decoding": "greedy", **extra}
 
 
-register(Task(
+GSM8K = register(Task(
     name="gsm8k",
     description="GSM8K 8-shot, greedy, Qwen's cut rules and last-digit-run extraction "
                 "(quirks kept)",
-    provenance="QwenLM/Qwen eval/evaluate_gsm8k.py (PROTOCOLS.md)",
+    provenance='QwenLM/Qwen eval/evaluate_gsm8k.py; EVALUATION.md "GSM8K"',
     shots=8,
     data_files=(DATA_FILE, PROMPT_FILE),
     load=load,
@@ -293,17 +187,14 @@ register(Task(
     metric_note="greedy; 20,800 reads as 800, -5 as 5, 3.75 as 75",
 ))
 
-register(Task(
+register(dataclasses.replace(
+    GSM8K,
     name="gsm8k:fixed",
     description="GSM8K 8-shot as `gsm8k`, numbers compared exactly (signs, decimals, "
                 "thousands separators, fractions)",
-    provenance="QwenLM/Qwen eval/evaluate_gsm8k.py prompts; extraction fixed here",
-    shots=8,
-    data_files=(DATA_FILE, PROMPT_FILE),
-    load=load,
-    build=build,
+    provenance='QwenLM/Qwen eval/evaluate_gsm8k.py prompts; extraction fixed here; '
+               'EVALUATION.md "GSM8K"',
     score=score_fixed,
-    aggregation=Aggregation(metric="accuracy"),
     params=_params(stops=STOPS, question_template=QUESTION_TEMPLATE, prompt_file=PROMPT_FILE,
                    prediction=NUMBER_RE.pattern, comparison="exact rational"),
     metric_note="greedy; exact numeric comparison",
@@ -313,7 +204,7 @@ register(Task(
     name="gsm8k:opencompass",
     description="GSM8K 4-shot, OpenCompass gsm8k_gen_17d0dc",
     provenance="OpenCompass configs/datasets/gsm8k/gsm8k_gen_17d0dc.py, "
-               "opencompass/datasets/gsm8k.py (PROTOCOLS.md)",
+               'opencompass/datasets/gsm8k.py; EVALUATION.md "GSM8K"',
     shots=4,
     data_files=(DATA_FILE,),
     load=partial(load, with_prompt=False),

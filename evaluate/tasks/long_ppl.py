@@ -1,4 +1,4 @@
-"""Long-context perplexity at 1K..32K tokens (PROTOCOLS.md "arXiv long-context perplexity").
+"""Long-context perplexity at 1K..32K tokens (EVALUATION.md "Long-context perplexity").
 
 Documents: every ``.tex``/``.txt``/``.Rnw``/``.Rmd`` file of a folder in the data dir
 (``long_latex/`` here), in file-name order. Each is tokenized without BOS, the token lists are
@@ -17,10 +17,10 @@ tokenizes with the Qwen byte-level BPE from the shared tokenizer files
 (``tokenizers/qwen2/tokenizer.json`` in the data dir, else in ``../tokenizers/`` beside it; its
 sha256 is recorded with the data files). Qwen, Qwen1.5, Qwen2, Qwen2.5 and Qwen3 share these ranks,
 so the windows are the model's own tokens for every Qwen model; for a model with another
-vocabulary this task is invalid, and :mod:`evaluate.evaluation` refuses it by checking that the
+vocabulary this task is invalid, and its ``check_backend`` hook refuses it by checking that the
 backend encodes :data:`VOCAB_PROBE` to the same ids.
 
-Windows run one at a time (``params["batch_size"] = 1``, honoured by ``evaluate_model``): a
+Windows run one at a time (``batch_size_one``, honoured by ``evaluate_model``): a
 length-dependent context knob (dynamic NTK, LogN, window attention: :mod:`evaluate.context`) must
 see each window alone, and one 32K row at a time is also what fits in memory.
 
@@ -32,16 +32,16 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from evaluate.data import DataDir, sha256_file
 from evaluate.errors import EvaluateError, MalformedDataError, MissingDataError
+from evaluate.records import RESULTS, read_json
 from evaluate.registry import register
 from evaluate.requests import Response, SequenceNLLRequest
-from evaluate.task import Aggregation, Doc, Scored, Task
+from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task, TaskReport
 
 FOLDER = "long_latex"
 EXTENSIONS = (".tex", ".txt", ".Rnw", ".Rmd")
@@ -140,11 +140,16 @@ def check_vocabulary(data: DataDir, backend_encode: Callable[[str], list[int]]) 
         )
 
 
+def check_backend(data: DataDir, backend: Any) -> None:
+    """The task's backend check: the model must share the task's vocabulary."""
+    check_vocabulary(data, backend.encode)
+
+
 def build(doc: Doc) -> list[SequenceNLLRequest]:
     return [SequenceNLLRequest(token_ids=tuple(doc.data))]
 
 
-def score(doc: Doc, responses: list[Response]) -> Scored:
+def score(doc: ScoreInput, responses: list[Response]) -> Scored:
     """Mean NLL of the window's predicted tokens, weighted by their number."""
     nll, tokens = float(responses[0]["nll"]), int(responses[0]["num_tokens"])
     mean = nll / tokens
@@ -159,7 +164,7 @@ def make_task(name: str, lengths: Sequence[int] = LENGTHS, windows: int = 8,
         description=(f"perplexity of {windows} non-overlapping windows per length "
                      f"({', '.join(str(n) for n in lengths)} tokens) of {folder}/"),
         provenance="Qwen technical report Table 3 / README long-context table "
-                   "(PROTOCOLS.md: arXiv long-context perplexity)",
+                   '(EVALUATION.md "Long-context perplexity")',
         shots=0,
         data_files=[f"{folder}/*.tex", f"{folder}/*.txt", TOKENIZER],
         load=functools.partial(load, folder=folder, lengths=tuple(lengths), windows=windows),
@@ -168,9 +173,11 @@ def make_task(name: str, lengths: Sequence[int] = LENGTHS, windows: int = 8,
         aggregation=Aggregation(metric="ppl", by="length", per_group=True, transform="exp"),
         params={"folder": folder, "lengths": list(lengths), "windows_per_length": windows,
                 "window_choice": "evenly spaced over the stream", "bos": False,
-                "separator": EOT, "extensions": list(EXTENSIONS), "tokenizer": TOKENIZER,
-                "batch_size": 1},
+                "separator": EOT, "extensions": list(EXTENSIONS), "tokenizer": TOKENIZER},
         metric_note="exp(token-weighted mean NLL) per length; lower is better",
+        batch_size_one=True,
+        check_backend=check_backend,
+        report=TaskReport(file="long_ppl.md", build=table_from_folder),
     )
 
 
@@ -178,7 +185,7 @@ def ppl_table(results: Sequence[dict[str, Any]]) -> str:
     """The report's shape: rows = model and variant, columns = lengths; reported rows beside.
 
     ``results`` are long_ppl results dicts (any variant); each cell is the PPL with its number of
-    windows. Published rows (``results/reported/long_context_ppl.csv``) follow each model they
+    windows. Published rows (``evaluate/published/long_context_ppl.csv``) follow each model they
     name, matched by the last part of the model's path or hub id.
     """
     from evaluate.reported import REPORTED_DIR, model_key
@@ -217,10 +224,8 @@ def ppl_table(results: Sequence[dict[str, Any]]) -> str:
 
 def table_from_folder(output: Path) -> str:
     """:func:`ppl_table` over every long_ppl run under a results folder."""
-    results = []
-    for path in sorted(Path(output).glob("*/long_ppl*/results.json")):
-        results.append(json.loads(path.read_text(encoding="utf-8")))
-    return ppl_table(results)
+    paths = sorted(Path(output).glob(f"*/long_ppl*/{RESULTS}"))
+    return ppl_table([read_json(path) for path in paths])
 
 
 register(make_task("long_ppl"))

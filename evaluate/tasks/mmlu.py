@@ -1,6 +1,6 @@
 """MMLU 5-shot: Qwen's protocol (``mmlu``) and OpenCompass's (``mmlu:opencompass``).
 
-``mmlu`` (QwenLM/Qwen ``eval/evaluate_mmlu.py``; PROTOCOLS.md "MMLU"): header
+``mmlu`` (QwenLM/Qwen ``eval/evaluate_mmlu.py``; EVALUATION.md "MMLU"): header
 ``"The following are multiple choice questions (with answers) about " + subject + ".\\n\\n"``
 (underscores to spaces), the first 5 rows of ``dev/<subject>_dev.csv`` as shots
 (``"Question: q\\nA. a\\nB. b\\nC. c\\nD. d\\nAnswer: X\\n\\n"``), the query ending in
@@ -21,71 +21,33 @@ from __future__ import annotations
 
 from evaluate.data import DataDir
 from evaluate.registry import register
+from evaluate.scoring.choice import (
+    lowest_ppl_choice,
+    next_token_choice,
+    next_token_request,
+    ppl_requests,
+)
 from evaluate.task import Aggregation, Doc, Task
 from evaluate.tasks.multiple_choice import (
     SPACED_LETTERS,
-    ppl_requests,
-    ppl_score,
-    qwen_request,
-    qwen_score,
+    qwen_example,
+    qwen_shots,
     read_csv_pandas,
     read_csv_plain,
     require_answer,
 )
+from evaluate.tasks.subjects import MMLU_CATEGORIES as CATEGORIES
+from evaluate.tasks.subjects import MMLU_SUBJECTS as SUBJECTS
 
 COLUMNS = ("question", "A", "B", "C", "D", "answer")
 SHOTS = 5
 MAX_CONTEXT_TOKENS = 2047  # max_seq_len 2048: input_ids[:, len - 2048 + 1:]
 
-# Qwen's eval/evaluate_mmlu.py TASK_NAME_MAPPING (the standard MMLU categories).
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "STEM": (
-        "abstract_algebra", "anatomy", "astronomy", "college_biology", "college_chemistry",
-        "college_computer_science", "college_mathematics", "college_physics",
-        "computer_security", "conceptual_physics", "electrical_engineering",
-        "elementary_mathematics", "high_school_biology", "high_school_chemistry",
-        "high_school_computer_science", "high_school_mathematics", "high_school_physics",
-        "high_school_statistics", "machine_learning",
-    ),
-    "Humanities": (
-        "formal_logic", "high_school_european_history", "high_school_us_history",
-        "high_school_world_history", "international_law", "jurisprudence", "logical_fallacies",
-        "moral_disputes", "moral_scenarios", "philosophy", "prehistory", "professional_law",
-        "world_religions",
-    ),
-    "Social Sciences": (
-        "econometrics", "high_school_geography", "high_school_government_and_politics",
-        "high_school_macroeconomics", "high_school_microeconomics", "high_school_psychology",
-        "human_sexuality", "professional_psychology", "public_relations", "security_studies",
-        "sociology", "us_foreign_policy",
-    ),
-    "Other": (
-        "business_ethics", "college_medicine", "human_aging", "management", "marketing",
-        "medical_genetics", "miscellaneous", "nutrition", "professional_accounting",
-        "professional_medicine", "virology", "global_facts", "clinical_knowledge",
-    ),
-}
-SUBJECTS: tuple[str, ...] = tuple(sorted(s for group in CATEGORIES.values() for s in group))
-
 
 # ---- Qwen ------------------------------------------------------------------------------------
-def qwen_example(row: dict[str, str]) -> str:
-    example = "Question: " + row["question"]
-    for letter in ("A", "B", "C", "D"):
-        example += f"\n{letter}. {row[letter]}"
-    return example
-
-
 def qwen_header(subject: str) -> str:
     return ("The following are multiple choice questions (with answers) about "
             + " ".join(subject.split("_")).strip() + ".\n\n")
-
-
-def qwen_shots(subject: str, dev: list[dict[str, str]]) -> str:
-    prompt = qwen_header(subject)
-    for row in dev[:SHOTS]:
-        prompt += qwen_example(row) + "\nAnswer: " + row["answer"] + "\n\n"
-    return prompt
 
 
 def load_qwen(data: DataDir) -> list[Doc]:
@@ -93,18 +55,20 @@ def load_qwen(data: DataDir) -> list[Doc]:
     docs = []
     for subject in SUBJECTS:
         dev = read_csv_pandas(data.path(f"mmlu/dev/{subject}_dev.csv"), COLUMNS)
-        shots = qwen_shots(subject, dev)
+        shots = qwen_header(subject) + qwen_shots(dev, SHOTS, "question", "Question: ", "answer",
+                                                  "\nAnswer: ")
         test_name = f"mmlu/test/{subject}_test.csv"
         for number, row in enumerate(read_csv_pandas(data.path(test_name), COLUMNS), 1):
             require_answer(row["answer"], f"{test_name}:{number}")
             docs.append(Doc(id=f"{subject}/{number - 1}", target=row["answer"],
                             meta={"subject": subject},
-                            data={"prompt": shots + qwen_example(row) + "\nAnswer:"}))
+                            data={"prompt": shots + qwen_example(row, "question", "Question: ")
+                                  + "\nAnswer:"}))
     return docs
 
 
 def build_qwen(doc: Doc) -> list:
-    return qwen_request(doc.data["prompt"], SPACED_LETTERS, MAX_CONTEXT_TOKENS)
+    return next_token_request(doc.data["prompt"], SPACED_LETTERS, MAX_CONTEXT_TOKENS)
 
 
 # ---- OpenCompass -------------------------------------------------------------------------------
@@ -145,32 +109,35 @@ def build_opencompass(doc: Doc) -> list:
 QWEN = register(Task(
     name="mmlu",
     description="MMLU 5-shot, next-token letter probabilities (Qwen's protocol)",
-    provenance="QwenLM/Qwen eval/evaluate_mmlu.py (PROTOCOLS.md)",
+    provenance='QwenLM/Qwen eval/evaluate_mmlu.py; EVALUATION.md "MMLU"',
     shots=SHOTS,
     data_files=("mmlu/dev/*_dev.csv", "mmlu/test/*_test.csv"),
     load=load_qwen,
     build=build_qwen,
-    score=qwen_score,
+    score=next_token_choice,
     aggregation=Aggregation(average="micro", by="subject", categories=CATEGORIES,
                             per_group=True),
     params={"letters": SPACED_LETTERS, "max_context_tokens": MAX_CONTEXT_TOKENS,
             "csv": "pandas defaults (NA quirk)", "shots": "dev rows 0-4"},
     metric_note="micro over questions; categories; per subject",
+    subjects=SUBJECTS,
 ))
 
 OPENCOMPASS = register(Task(
     name="mmlu:opencompass",
     description="MMLU 5-shot, lowest-perplexity choice (OpenCompass mmlu_ppl_ac766d)",
-    provenance="OpenCompass configs/datasets/mmlu/mmlu_ppl_ac766d.py, PPLInferencer",
+    provenance='OpenCompass configs/datasets/mmlu/mmlu_ppl_ac766d.py, PPLInferencer; '
+               'EVALUATION.md "MMLU"',
     shots=SHOTS,
     data_files=("mmlu/dev/*_dev.csv", "mmlu/test/*_test.csv"),
     load=load_opencompass,
     build=build_opencompass,
-    score=ppl_score,
+    score=lowest_ppl_choice,
     aggregation=Aggregation(average="macro", by="subject", categories=CATEGORIES,
                             per_group=True),
     params={"letters": SPACED_LETTERS, "ice_separator": ICE_SEPARATOR,
             "ice_eos_token": ICE_EOS_TOKEN, "ppl": "sum NLL / all tokens, argmin",
             "csv": "csv module"},
     metric_note="macro over 57 subjects",
+    subjects=SUBJECTS,
 ))

@@ -1,6 +1,6 @@
-"""Shared code of the four-choice exams (MMLU, C-Eval, CMMLU): reading, prompts, scoring.
+"""Shared code of the four-choice exams (MMLU, C-Eval, CMMLU): reading and Qwen's prompts.
 
-Two scoring protocols:
+Scoring is :mod:`evaluate.scoring.choice`. Two protocols:
 
 - **Qwen's** (``QwenLM/Qwen`` ``eval/evaluate_{mmlu,ceval,cmmlu}.py``): one forward pass per
   question; the next-token probabilities of the four letter tokens at the last position; softmax
@@ -24,18 +24,12 @@ Two scoring protocols:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from evaluate.errors import MalformedDataError
-from evaluate.requests import LoglikelihoodRequest, Response, SequenceNLLRequest
-from evaluate.task import Doc, Scored
+from evaluate.scoring.choice import LETTERS
 
-LETTERS = ("A", "B", "C", "D")
 SPACED_LETTERS = (" A", " B", " C", " D")
 
 
@@ -78,48 +72,17 @@ def require_answer(answer: str, where: str) -> None:
         raise MalformedDataError(f"{where}: answer {answer!r} is not one of A, B, C, D")
 
 
-# ---- Qwen: next-token letters ----------------------------------------------------------------
-def qwen_request(prompt: str, letters: tuple[str, ...], max_context_tokens: int | None) -> list:
-    return [LoglikelihoodRequest(context=prompt, candidates=letters, next_token=True,
-                                 max_context_tokens=max_context_tokens)]
+# ---- Qwen's prompts -----------------------------------------------------------------------------
+def qwen_example(row: dict[str, str], question: str, label: str) -> str:
+    """``label + row[question]`` then ``"\nA. ..."`` .. ``"\nD. ..."`` (Qwen's format_example)."""
+    example = label + row[question]
+    for letter in LETTERS:
+        example += f"\n{letter}. {row[letter]}"
+    return example
 
 
-def qwen_pick(logprobs: Sequence[float]) -> tuple[int, list[float]]:
-    """(argmax, softmax over the four probabilities), as the scripts compute it in float32."""
-    probs = np.exp(np.asarray(logprobs, dtype=np.float64)).astype(np.float32)
-    shifted = np.exp(probs - probs.max())
-    soft = shifted / shifted.sum()
-    return int(np.argmax(soft)), [float(x) for x in soft]
-
-
-def qwen_score(doc: Doc, responses: list[Response]) -> Scored:
-    """Argmax letter; score 1/0 against the gold letter (NaN when the gold is unknown)."""
-    response = responses[0]
-    index, probs = qwen_pick(response["logprobs"])
-    guess = LETTERS[index]
-    score = math.nan if doc.target is None else float(guess == doc.target)
-    extra: dict[str, Any] = {"probs": probs}
-    if response.get("truncated"):
-        extra["truncated"] = True
-    return Scored(extracted=guess, score=score, extra=extra)
-
-
-# ---- OpenCompass: lowest average NLL of the whole prompt ---------------------------------------
-def ppl_requests(context: str, letters: tuple[str, ...]) -> list:
-    """Next-token log-probs of the four final tokens, and the shared context's NLL."""
-    return [LoglikelihoodRequest(context=context, candidates=letters, next_token=True),
-            SequenceNLLRequest(text=context)]
-
-
-def ppl_values(responses: list[Response]) -> list[float]:
-    """OpenCompass's per-candidate value: sum of NLL over the prompt / its token count."""
-    letters, context = responses
-    tokens = context["num_tokens"] + 1 + 1  # context tokens (first included) + the letter
-    return [(context["nll"] - logprob) / tokens for logprob in letters["logprobs"]]
-
-
-def ppl_score(doc: Doc, responses: list[Response]) -> Scored:
-    values = ppl_values(responses)
-    guess = LETTERS[int(np.argmin(values))]
-    score = math.nan if doc.target is None else float(guess == doc.target)
-    return Scored(extracted=guess, score=score, extra={"avg_nll": values})
+def qwen_shots(dev: list[dict[str, str]], shots: int, question: str, label: str, answer: str,
+               answer_label: str) -> str:
+    """The first ``shots`` dev rows, each example + ``answer_label`` + its letter + a blank line."""
+    return "".join(qwen_example(r, question, label) + answer_label + r[answer] + "\n\n"
+                   for r in dev[:shots])

@@ -1,0 +1,1 @@
+"""Reusable answer extraction, normalisation and equivalence for the task modules."""
