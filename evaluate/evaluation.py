@@ -69,7 +69,8 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
     Under ``torchrun``/``accelerate launch`` each rank's model goes to ``cuda:LOCAL_RANK`` (or
     the CPU); see :mod:`evaluate.distributed`.
     """
-    from evaluate.backends.hf import HFBackend, describe
+    from evaluate.backends.hf import HFBackend
+    from evaluate.backends.identity import describe
     from evaluate.backends.lazy import LazyBackend
     from evaluate.distributed import rank_device
 

@@ -27,8 +27,8 @@ def _no_network(*args: Any, **kwargs: Any) -> NoReturn:
 def _block_network() -> None:
     import socket
 
-    socket.socket = socket.create_connection = socket.socketpair = _no_network  # type: ignore
-    socket.getaddrinfo = _no_network  # type: ignore[assignment]
+    socket.socket = socket.create_connection = socket.socketpair = _no_network  # type: ignore[misc, assignment]
+    socket.getaddrinfo = _no_network
 
 
 def _execute() -> tuple[str, str]:
