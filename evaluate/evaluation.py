@@ -72,7 +72,8 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
     Under ``torchrun``/``accelerate launch`` each rank's model goes to ``cuda:LOCAL_RANK`` (or
     the CPU); see :mod:`evaluate.distributed`.
     """
-    from evaluate.backends.hf import HFBackend, describe
+    from evaluate.backends.hf import HFBackend
+    from evaluate.backends.identity import describe
     from evaluate.backends.lazy import LazyBackend
     from evaluate.distributed import rank_device
 
@@ -156,11 +157,11 @@ def _attach_chat(spec: ModelSpec, backend: Any, path: str | None = None) -> Any:
             return loaded.tokenizer
         from transformers import AutoTokenizer
 
-        from evaluate.backends.hf import _source
+        from evaluate.backends.identity import model_source
 
         embedded = is_embedded(spec.model)
         source = str(converted_dir()) if embedded and converted_ready() else str(path)
-        folder, kwargs = _source(source, spec.revision, spec.trust_remote_code)
+        folder, kwargs = model_source(source, spec.revision, spec.trust_remote_code)
         return AutoTokenizer.from_pretrained(folder, **kwargs)
 
     config_source = spec.model  # the embedded GGUF: its dequantised copy, once there is one

@@ -52,8 +52,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from evaluate.backends.base import Backend, Tokenized
-from evaluate.errors import EvaluateError, ModelLoadError
+from evaluate.backends.tokenized import Tokenized, TokenizingBackend
+from evaluate.errors import EvaluateError, ModelLoadError, first_line
 from evaluate.requests import (
     GenerateRequest,
     LoglikelihoodRequest,
@@ -76,7 +76,7 @@ class UnsupportedRequestError(EvaluateError):
     """A request kind this server (or this backend's configuration) cannot answer."""
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(TokenizingBackend):
     """Answers requests through an OpenAI-compatible ``/v1/completions`` server."""
 
     name = "openai"
@@ -153,10 +153,6 @@ class OpenAIBackend(Backend):
     def identity(self) -> dict[str, Any]:
         return {**self._identity, "backend": self.name}
 
-    @property
-    def device_type(self) -> str:
-        return "server"
-
     # ---- tokenizer -----------------------------------------------------------------------------
     @property
     def tokenizer(self) -> Any:
@@ -173,8 +169,7 @@ class OpenAIBackend(Backend):
                     self.tokenizer_name, trust_remote_code=self._trust_remote_code)
             except (OSError, ValueError) as exc:
                 raise ModelLoadError(
-                    f"could not load tokenizer {self.tokenizer_name!r}: "
-                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+                    f"could not load tokenizer {self.tokenizer_name!r}: {first_line(exc)}"
                 ) from exc
         return self._tokenizer
 
@@ -338,7 +333,7 @@ class OpenAIBackend(Backend):
     ) -> Iterator[tuple[int, Response]]:
         """Answer ``requests`` with at most ``concurrency`` in flight; yields as each completes.
 
-        Longest prompts go first (as in the base class), so a prompt too long for the server
+        Longest prompts go first (as in the batching engine), so a prompt too long for the server
         fails early. A request that fails after its retries stops the run; what completed has
         been yielded (and so persisted) already.
         """
@@ -375,16 +370,6 @@ class OpenAIBackend(Backend):
         if isinstance(request, LoglikelihoodRequest):
             return self._loglikelihood(item, request)
         return self._sequence_nll(item)
-
-    # The base class's batch methods: one item at a time (batching is the server's business).
-    def _loglikelihood_batch(self, items: list[Tokenized]) -> list[Response]:
-        return [self.answer(item) for item in items]
-
-    def _generate_batch(self, items: list[Tokenized]) -> list[Response]:
-        return [self.answer(item) for item in items]
-
-    def _sequence_nll_batch(self, items: list[Tokenized]) -> list[Response]:
-        return [self.answer(item) for item in items]
 
     # ---- the three request kinds ---------------------------------------------------------------
     def _generate(self, item: Tokenized, request: GenerateRequest) -> Response:
