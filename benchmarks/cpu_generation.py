@@ -53,7 +53,8 @@ def main() -> None:
     task = get_task(args.task)
     data = DataDir(Path(args.data_dir) if args.data_dir else default_data_dir())
     records = plan(task, data, RunOptions(limit=args.limit, progress=False, use_cache=False))
-    requests = [request_from_dict(r) for rec in records for r in rec["requests"]]
+    requests = [request_from_dict({k: v for k, v in r.items() if k != "hash"})
+                for rec in records for r in rec["requests"]]
     started = time.perf_counter()
     spec = ModelSpec(model=args.model, dtype=args.dtype, device="cpu",
                      batch_size=parse_batch_size(args.batch_size))
