@@ -14,6 +14,7 @@ each position), so a padded row computes exactly what it computes alone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -31,6 +32,7 @@ from evaluate.errors import ModelLoadError, OutOfMemoryError
 from evaluate.requests import GenerateRequest, LoglikelihoodRequest, Response, stop_is_final
 
 NLL_CHUNK_TOKENS = 1024  # positions per LM-head chunk in sequence_nll
+MLP_CHUNK_TOKENS = 2048  # positions per MLP chunk in sequence_nll (its activations are 5x wider)
 
 
 def resolve_dtype(dtype: str, device: str) -> torch.dtype:
@@ -174,7 +176,8 @@ class HFBackend(Backend):
     def _hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden states (B, T, H) under left or right padding, positions from the mask."""
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions)[0]
+        return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                     use_cache=False)[0]  # no KV cache nobody reads
 
     def _body(
         self, seqs: list[list[int]], prefix: list[int] | tuple[int, ...] = ()
@@ -193,7 +196,8 @@ class HFBackend(Backend):
             if self.split_head:
                 return self._hidden(ids, mask), ids, mask
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                use_cache=False).logits
             return logits, ids, mask
         state = self._prefix_state(prefix)
         rows, width = ids.shape
@@ -532,12 +536,13 @@ class HFBackend(Backend):
             mask[row, : len(seq)] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         self.tokens_in += int(mask.sum())
-        if self.split_head:
-            hidden = self._hidden(ids, mask)
-            head = self.model.get_output_embeddings()
-        else:
-            hidden = self.model(input_ids=ids, attention_mask=mask).logits
-            head = None
+        with _chunked_mlp(self.model, MLP_CHUNK_TOKENS):
+            if self.split_head:
+                hidden = self._hidden(ids, mask)
+                head = self.model.get_output_embeddings()
+            else:
+                hidden = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+                head = None
         total = torch.zeros(len(seqs), dtype=torch.float64, device=self.device)
         for start in range(0, width - 1, NLL_CHUNK_TOKENS):
             stop = min(width - 1, start + NLL_CHUNK_TOKENS)
@@ -570,6 +575,40 @@ def _sample(logits: torch.Tensor, request: GenerateRequest, generator: torch.Gen
         keep[0] = True
         probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+@contextlib.contextmanager
+def _chunked_mlp(model: Any, chunk: int) -> Iterator[None]:
+    """Run each decoder layer's MLP over at most ``chunk`` positions at a time, meanwhile.
+
+    An MLP acts on each position alone, so the result is the same; its intermediate activations
+    (several times the hidden size, for every position of a 32K window) then exist for one chunk
+    only. Models without ``base_model.layers[i].mlp`` run unchanged.
+    """
+    layers = getattr(getattr(model, "base_model", None), "layers", None) or []
+    patched = []
+    for layer in layers:
+        mlp = getattr(layer, "mlp", None)
+        if not isinstance(mlp, torch.nn.Module):
+            continue
+        own = "forward" in vars(mlp)  # an instance-level forward (e.g. Accelerate's hook)
+        inner = mlp.forward
+
+        def forward(hidden: torch.Tensor, *args: Any, _inner: Any = inner, **kwargs: Any) -> Any:
+            if hidden.dim() < 2 or hidden.shape[-2] <= chunk or args or kwargs:
+                return _inner(hidden, *args, **kwargs)
+            return torch.cat([_inner(part) for part in hidden.split(chunk, dim=-2)], dim=-2)
+
+        mlp.forward = forward
+        patched.append((mlp, own, inner))
+    try:
+        yield
+    finally:
+        for mlp, own, inner in patched:
+            if own:
+                mlp.forward = inner
+            else:
+                del mlp.forward
 
 
 class _Row:
