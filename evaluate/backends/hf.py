@@ -432,8 +432,9 @@ class HFBackend(Backend):
             assert batch is not None
             steps = min(self.stop_check_steps, min(row.left for row in rows))
             keep = yield from self._advance(rows, self._steps(batch, rows, steps).tolist())
-            rows = [rows[i] for i in keep]
-            batch = batch.select(keep) if rows else None
+            if len(keep) < len(rows):
+                rows = [rows[i] for i in keep]
+                batch = batch.select(keep) if rows else None
 
     def _prefill(
         self, rows: list[_Row], prefix: list[int] | tuple[int, ...]
