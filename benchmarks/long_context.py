@@ -126,8 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     generator = torch.Generator().manual_seed(0)
     backend._sequence_nll([torch.randint(0, 150000, (256,), generator=generator).tolist()])
     body_peak = []  # the peak while the model body ran (read when it returns), then reset
-    model.base_model.register_forward_hook(
-        lambda *_: (body_peak.append(peak_bytes(args.device)), peak_reset(args.device)))
+
+    def after_body(*_: object) -> None:
+        body_peak.append(peak_bytes(args.device))
+        peak_reset(args.device)
+
+    model.base_model.register_forward_hook(after_body)
     print("| length | s / window | tokens / s | peak GiB | peak - weights GiB | body peak - weights"
           " GiB |")
     print("|---:|---:|---:|---:|---:|---:|")
