@@ -94,7 +94,10 @@ def main() -> None:
         print(f"identical after the stop-string cut: {same} of {len(texts)}; "
               f"raw texts identical: {sum(a == b for a, b in zip(texts, other, strict=True))}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"figures": figures, "texts": texts}, indent=1))
+        rows = [{"num_tokens": responses[i]["num_tokens"],
+                 "context_tokens": responses[i]["context_tokens"]} for i in range(len(requests))]
+        Path(args.json).write_text(json.dumps({"figures": figures, "texts": texts, "rows": rows},
+                                              indent=1))
 
 
 if __name__ == "__main__":
