@@ -115,7 +115,7 @@ def test_seeded_sampling_is_reproducible_in_any_company(tiny_model, qwen2_tokeni
     mixed.stop_check_steps = 3
     mix = greedy[:2] + sampled[::-1] + greedy[2:]
     got = dict(mixed.run(mix, progress=False))
-    for k, request in enumerate(sampled):
+    for k in range(len(sampled)):
         assert got[2 + len(sampled) - 1 - k]["text"] == alone[k]
     assert len(set(alone)) > 3  # seeds and prompts do change the draws
     for i, request in enumerate(greedy):
