@@ -41,7 +41,7 @@ that the generated count equals requests x ``--gen-tokens``. HumanEval's program
 unless ``--run-sandbox`` (scoring is outside the timed stage either way).
 
 FLOP accounting (the floor). The backend is metered at the calls where it computes tokens
-(``_prefix_state`` for a shared prefix computed once, ``_body`` for scored rows, ``_generate_batch``
+(``_prefix_state`` for a shared prefix computed once, ``_body`` for scored rows, ``_decode_rows``
 for prompts and decode steps, ``_sequence_nll``; ``_project`` for the LM-head positions scoring
 needs), and the meter's prompt-side count is checked against ``backend.tokens_in``, its generated
 count against ``backend.tokens_out``. Per computed token that attends to ``c`` positions
@@ -191,7 +191,7 @@ class Meter:
         b = self.backend
         run, tokenize, encode_ahead = b.run, b.tokenize, b._encode_ahead
         prefix_state, body, project = b._prefix_state, b._body, b._project
-        loglikelihood_batch, generate_batch = b._loglikelihood_batch, b._generate_batch
+        loglikelihood_batch, decode_rows = b._loglikelihood_batch, b._decode_rows
         sequence_nll_batch, sequence_nll = b._sequence_nll_batch, b._sequence_nll
 
         def timed_run(requests, progress=True, desc="model"):
@@ -266,16 +266,19 @@ class Meter:
             self.add(self.in_prefix, head=states.numel() // states.shape[-1])
             return project(states)
 
-        def metered_generate(items, prefix=()):
-            responses = generate_batch(items, prefix)
+        def metered_decode_rows(items, prefix, slots):
+            """Generation (continuous batching): each request counts when it is answered."""
             skip = len(prefix)
-            for item, response in zip(items, responses, strict=True):
-                suffix, made = len(item.context) - skip, int(response["num_tokens"])
-                self.add(rows=1, full_prompt=len(item.context), prompt=suffix, generated=made,
-                         head=made)
-                self.tokens(suffix, skip)
-                self.tokens(max(made - 1, 0), len(item.context))  # generated tokens fed back
-            return responses
+            for finished, responses in decode_rows(items, prefix, slots):
+                for item, response in zip(finished, responses, strict=True):
+                    suffix, made = len(item.context) - skip, int(response["num_tokens"])
+                    self.add(True, rows=1, full_prompt=len(item.context), prompt=suffix,
+                             generated=made, head=made)
+                    self.tokens(suffix, skip, now=True)
+                    # generated tokens fed back
+                    self.tokens(max(made - 1, 0), len(item.context), now=True)
+                self.max_rows = max(self.max_rows, slots)
+                yield finished, responses
 
         def metered_sequence_nll(seqs):
             for seq in seqs:
@@ -288,7 +291,7 @@ class Meter:
         b._prefix_state, b._body, b._project = metered_prefix_state, metered_body, metered_project
         b._sequence_nll = metered_sequence_nll
         b._loglikelihood_batch = batch(loglikelihood_batch)
-        b._generate_batch = batch(metered_generate)
+        b._decode_rows = metered_decode_rows
         b._sequence_nll_batch = batch(sequence_nll_batch)
 
 

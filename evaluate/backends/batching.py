@@ -84,12 +84,27 @@ class BatchingBackend(TokenizingBackend):
                     handler = handlers[kind]
                     if prefix:
                         handler = functools.partial(handler, prefix=prefix)
-                    for batch_items, responses in self._batches(members, handler):
+                    for batch_items, responses in self._answer_group(kind, members, handler,
+                                                                     prefix):
                         for item, response in zip(batch_items, responses, strict=True):
                             yield item.index, response
                         bar.update(len(batch_items))
         finally:
             bar.close()
+
+    def _answer_group(
+        self,
+        kind: str,
+        items: list[Tokenized],
+        handler: Callable[[list[Tokenized]], list[Response]],
+        prefix: list[int] | tuple[int, ...] = (),
+    ) -> Iterator[tuple[list[Tokenized], list[Response]]]:
+        """Answer one group (sorted longest first, sharing ``prefix``) as responses are done.
+
+        Cut into batches here; a backend that schedules requests itself (continuous batching of
+        generation) overrides this for the kinds it schedules.
+        """
+        return self._batches(items, handler)
 
     def _batches(
         self,

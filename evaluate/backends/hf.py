@@ -14,21 +14,25 @@ each position), so a padded row computes exactly what it computes alone.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import struct
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from evaluate.backends.batching import BatchingBackend
+from evaluate.backends.batching import AUTO_START_BATCH, BatchingBackend
 from evaluate.backends.identity import describe, model_source, resolve_dtype
 from evaluate.backends.tokenized import Tokenized
-from evaluate.errors import ModelLoadError, first_line
+from evaluate.errors import ModelLoadError, OutOfMemoryError, first_line
 from evaluate.requests import GenerateRequest, LoglikelihoodRequest, Response, stop_is_final
 
 NLL_CHUNK_TOKENS = 1024  # positions per LM-head chunk in sequence_nll
+MLP_CHUNK_TOKENS = 2048  # positions per MLP chunk in sequence_nll (its activations are 5x wider)
 
 
 class HFBackend(BatchingBackend):
@@ -51,12 +55,20 @@ class HFBackend(BatchingBackend):
         self.eos_ids = _eos_ids(model, tokenizer)
         self.pad_id = _pad_id(tokenizer, self.eos_ids)
         self._keep_arg = "logits_to_keep" in inspect.signature(model.forward).parameters
+        # The cache argument's name: ``cache`` in current transformers (``past_key_values`` is
+        # deprecated there and warns on every call), ``past_key_values`` before.
+        self._cache_arg = _cache_arg(model.forward)
+        self._body_cache_arg = _cache_arg(getattr(model, "base_model", model).forward)
         self.split_head = self._check_split_head()
         # Shared few-shot prefixes are computed once (needs the LM head split off the body).
         self.prefix_kinds = (
             frozenset({"loglikelihood", "generate"}) if self.split_head else frozenset()
         )
         self._prefix: _PrefixState | None = None
+        # Generation looks at the new tokens from the host every this many steps (on a GPU each
+        # look is a synchronisation; on the CPU it costs nothing, and a finished row is replaced
+        # soonest by looking every step).
+        self.stop_check_steps = 1 if self.device.type == "cpu" else 8
 
     # ---- loading ---------------------------------------------------------------------------
     @classmethod
@@ -152,7 +164,8 @@ class HFBackend(BatchingBackend):
     def _hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden states (B, T, H) under left or right padding, positions from the mask."""
         positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-        return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions)[0]
+        return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                     use_cache=False)[0]  # no KV cache nobody reads
 
     def _body(
         self, seqs: list[list[int]], prefix: list[int] | tuple[int, ...] = ()
@@ -171,7 +184,8 @@ class HFBackend(BatchingBackend):
             if self.split_head:
                 return self._hidden(ids, mask), ids, mask
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                use_cache=False).logits
             return logits, ids, mask
         state = self._prefix_state(prefix)
         rows, width = ids.shape
@@ -179,8 +193,8 @@ class HFBackend(BatchingBackend):
         positions = len(prefix) + (mask.cumsum(-1) - 1).clamp(min=0)
         cache = state.expanded(rows, self.model.config)
         hidden = self.model.base_model(input_ids=ids, attention_mask=full_mask,
-                                       position_ids=positions, past_key_values=cache,
-                                       use_cache=True)[0]
+                                       position_ids=positions, use_cache=True,
+                                       **{self._body_cache_arg: cache})[0]
         return hidden, ids, mask
 
     def _project(self, states: torch.Tensor) -> torch.Tensor:
@@ -200,8 +214,8 @@ class HFBackend(BatchingBackend):
         ids = torch.tensor([list(key)], device=self.device)
         positions = torch.arange(len(key), device=self.device)[None]
         cache = DynamicCache(config=self.model.config)
-        hidden = self.model.base_model(input_ids=ids, position_ids=positions,
-                                       past_key_values=cache, use_cache=True)[0]
+        hidden = self.model.base_model(input_ids=ids, position_ids=positions, use_cache=True,
+                                       **{self._body_cache_arg: cache})[0]
         self.tokens_in += len(key)
         last_logp = torch.log_softmax(self._project(hidden[0, -1]), dim=-1)
         self._prefix = _PrefixState(key, cache, hidden[0], last_logp)
@@ -317,80 +331,189 @@ class HFBackend(BatchingBackend):
         ]
 
     # ---- request kind 2: generation (greedy or seeded sampling) ----------------------------
-    @torch.inference_mode()
     def _generate_batch(
         self, items: list[Tokenized], prefix: list[int] | tuple[int, ...] = ()
     ) -> list[Response]:
-        from transformers import DynamicCache
+        """Answer ``items`` as one batch: every row admitted at once, none waiting."""
+        done: dict[int, Response] = {}
+        for finished, responses in self._decode_rows(items, prefix, slots=len(items)):
+            done.update((id(item), response) for item, response in zip(finished, responses,
+                                                                          strict=True))
+        return [done[id(item)] for item in items]
 
-        requests: list[GenerateRequest] = [item.request for item in items]  # type: ignore[misc]
+    def _answer_group(
+        self,
+        kind: str,
+        items: list[Tokenized],
+        handler: Callable[[list[Tokenized]], list[Response]],
+        prefix: list[int] | tuple[int, ...] = (),
+    ) -> Iterator[tuple[list[Tokenized], list[Response]]]:
+        """Generation is scheduled here (continuous batching); the other kinds as the base does.
+
+        Up to the batch size of rows decode together; a row that finishes is answered at once
+        and its place goes to the next waiting request. With ``batch_size="auto"`` an
+        out-of-memory error halves the number of rows and the unanswered requests start again
+        (their seeded generators too), so nothing is lost or answered twice.
+        """
+        if kind != "generate":
+            yield from super()._answer_group(kind, items, handler, prefix)
+            return
+        auto = self.batch_size == "auto"
+        slots = ((self._auto_size or AUTO_START_BATCH.get(self.device_type, 8)) if auto
+                 else int(self.batch_size))
+        waiting = list(items)
+        while waiting:
+            answered: set[int] = set()
+            try:
+                for finished, responses in self._decode_rows(waiting, prefix, slots):
+                    answered.update(id(item) for item in finished)
+                    yield finished, responses
+                return
+            except Exception as exc:
+                if not self._is_oom(exc):
+                    raise
+                self._after_oom()
+                waiting = [item for item in waiting if id(item) not in answered]
+                if not (auto and slots > 1):
+                    raise OutOfMemoryError(
+                        f"out of memory at batch size {slots} on {self.device_type} (longest "
+                        f"sequence {waiting[0].length} tokens); try --batch-size "
+                        f"{max(1, slots // 2)} or --batch-size auto") from exc
+                slots //= 2
+                self._auto_size = slots
+
+    @torch.inference_mode()
+    def _decode_rows(
+        self, items: list[Tokenized], prefix: list[int] | tuple[int, ...], slots: int
+    ) -> Iterator[tuple[list[Tokenized], list[Response]]]:
+        """Decode ``items`` (in order of admission) with at most ``slots`` rows at a time.
+
+        Yields ``(items, responses)`` for the rows that finish. Newly admitted rows are run
+        through their prompt together (after the shared ``prefix``'s keys/values, computed once)
+        and merged into the running batch, left-padded to a common width; finished rows are
+        dropped and padding columns no row uses any more are cut. Tokens stay on the device for
+        :attr:`stop_check_steps` steps between looks from the host (end of sequence, stop
+        strings, token limits are then checked token by token, so the kept text is what a
+        per-step check keeps; a row decodes at most that many tokens too many, never kept).
+        Sampling rows draw each token on the host from their own generator.
+        """
+        queue = deque(items)
+        rows: list[_Row] = []
+        batch: _Batch | None = None
+        while queue or rows:
+            if queue and len(rows) < slots:
+                admitted = [_Row(queue.popleft()) for _ in range(min(slots - len(rows),
+                                                                    len(queue)))]
+                empty = [row for row in admitted if row.request.max_new_tokens < 1]
+                if empty:
+                    yield [row.item for row in empty], [self._response(row) for row in empty]
+                    admitted = [row for row in admitted if row.request.max_new_tokens >= 1]
+                    if not admitted:
+                        continue
+                fresh, first = self._prefill(admitted, prefix)
+                keep = yield from self._advance(admitted, first[:, None].tolist())
+                if keep:
+                    fresh = fresh.select(keep) if len(keep) < len(admitted) else fresh
+                    batch = fresh if batch is None else batch.merge(fresh)
+                    rows += [admitted[i] for i in keep]
+                continue
+            assert batch is not None
+            steps = min(self.stop_check_steps, min(row.left for row in rows))
+            if any(row.request.repetition_penalty not in (None, 1.0) for row in rows):
+                steps = 1  # the penalty reads every earlier token from the host
+            keep = yield from self._advance(rows, self._steps(batch, rows, steps).tolist())
+            if len(keep) < len(rows):
+                rows = [rows[i] for i in keep]
+                batch = batch.select(keep) if rows else None
+
+    def _prefill(
+        self, rows: list[_Row], prefix: list[int] | tuple[int, ...]
+    ) -> tuple[_Batch, torch.Tensor]:
+        """Run new rows' prompts (after ``prefix``); their state and first tokens."""
         skip = len(prefix)
-        ids, mask = self._left_pad([item.context[skip:] for item in items])
-        positions = skip + (mask.cumsum(-1) - 1).clamp(min=0)
-        if prefix:  # the shared few-shot prefix's keys/values, computed once for all batches
-            cache = self._prefix_state(prefix).expanded(len(items), self.model.config)
-            step_mask = torch.cat([mask.new_ones(len(items), skip), mask], dim=1)
-        else:
-            cache, step_mask = DynamicCache(), mask
-        active = list(range(len(items)))  # original rows still decoding, in cache order
-        generated: list[list[int]] = [[] for _ in items]
-        finish = ["length"] * len(items)
-        step_input, step_pos = ids, positions
-        limit = max(r.max_new_tokens for r in requests)
-        # One random generator per sampling request, seeded from the request alone.
-        generators = {row: torch.Generator(device="cpu").manual_seed(r.seed)
-                      for row, r in enumerate(requests) if not r.greedy}
+        ids, mask = self._left_pad([row.item.context[skip:] for row in rows])
         self.tokens_in += int(mask.sum())
-        for _ in range(limit):
-            kwargs = {"logits_to_keep": 1} if self._keep_arg else {}
-            out = self.model(input_ids=step_input, attention_mask=step_mask,
-                             position_ids=step_pos, past_key_values=cache, use_cache=True,
-                             **kwargs)
-            cache = out.past_key_values
-            last = out.logits[:, -1].float()
-            for slot, row in enumerate(active):  # a protocol's repetition penalty, if any
-                penalty = requests[row].repetition_penalty
-                if penalty not in (None, 1.0):
-                    seen = items[row].context + generated[row]
-                    last[slot] = penalize_repetition(last[slot], seen, float(penalty))
-            next_tokens = last.argmax(-1).tolist()
-            for slot, row in enumerate(active):
-                if row in generators:
-                    next_tokens[slot] = _sample(last[slot], requests[row], generators[row])
-            keep = []
-            for slot, row in enumerate(active):
-                token = next_tokens[slot]
-                generated[row].append(token)
+        positions = skip + (mask.cumsum(-1) - 1).clamp(min=0)
+        if prefix:  # the shared few-shot prefix's keys/values, computed once for all rows
+            cache = self._prefix_state(prefix).expanded(len(rows), self.model.config)
+            mask = torch.cat([mask.new_ones(len(rows), skip), mask], dim=1)
+        else:
+            cache = _new_cache(self.model.config)
+        first = self._choose(self._last_logits(ids, mask, positions, cache), rows)
+        state = _Batch(self.model.config, cache, mask, positions[:, -1:] + 1, first[:, None])
+        return state, first
+
+    def _steps(self, batch: _Batch, rows: list[_Row], steps: int) -> torch.Tensor:
+        """``steps`` decoding steps of every row; the new tokens, (rows, steps)."""
+        new = []
+        for _ in range(steps):
+            batch.mask = torch.cat([batch.mask, batch.mask.new_ones(len(rows), 1)], dim=1)
+            tokens = self._choose(
+                self._last_logits(batch.last, batch.mask, batch.pos, batch.cache), rows)
+            batch.last, batch.pos = tokens[:, None], batch.pos + 1
+            new.append(batch.last)
+        return torch.cat(new, dim=1)
+
+    def _last_logits(
+        self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any
+    ) -> torch.Tensor:
+        """Float32 logits at each row's last position; ``cache`` grows by ``ids``."""
+        kwargs = {"logits_to_keep": 1} if self._keep_arg else {}
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                         use_cache=True, **{self._cache_arg: cache}, **kwargs)
+        return out.logits[:, -1].float()
+
+    def _choose(self, logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
+        """Each row's next token: the argmax (on the device), or a seeded draw on the host."""
+        for slot, row in enumerate(rows):  # a protocol's repetition penalty, if any
+            penalty = row.request.repetition_penalty
+            if penalty not in (None, 1.0):
+                seen = row.item.context + row.tokens
+                logits[slot] = penalize_repetition(logits[slot], seen, float(penalty))
+        tokens = logits.argmax(-1)
+        sampled = [(slot, row) for slot, row in enumerate(rows) if row.generator is not None]
+        if sampled:
+            tokens = tokens.cpu()
+            for slot, row in sampled:
+                tokens[slot] = _sample(logits[slot], row.request, row.generator)
+            tokens = tokens.to(logits.device)
+        return tokens.to(self.device)
+
+    def _advance(
+        self, rows: list[_Row], tokens: list[list[int]]
+    ) -> Generator[tuple[list[Tokenized], list[Response]], None, list[int]]:
+        """Append each row's new tokens up to where it finishes; yield the finished rows'
+        responses and return the indices of the rows that go on.
+
+        A row finishes at the first token that is an end of sequence, after which its stop
+        strings can no longer change the cut text (:func:`stop_is_final`), or that reaches its
+        token limit -- checked in that order after every token, exactly as a per-step check.
+        """
+        keep, done = [], []
+        for index, (row, new) in enumerate(zip(rows, tokens, strict=True)):
+            for token in new:
+                row.tokens.append(token)
                 self.tokens_out += 1
-                request = requests[row]
                 if token in self.eos_ids:
-                    finish[row] = "eos"
-                elif request.stop and stop_is_final(self._decode(generated[row]), request.stop):
-                    finish[row] = "stop"
-                elif len(generated[row]) >= request.max_new_tokens:
-                    finish[row] = "length"
-                else:
-                    keep.append(slot)
-            if not keep:
-                break
-            keep_t = torch.tensor(keep, device=self.device)
-            if len(keep) < len(active):
-                cache.batch_select_indices(keep_t)
-                step_mask = step_mask[keep_t]
-                step_pos = step_pos[keep_t]
-            active = [active[slot] for slot in keep]
-            step_input = torch.tensor([[generated[row][-1]] for row in active], device=self.device)
-            step_mask = torch.cat([step_mask, torch.ones_like(step_mask[:, :1])], dim=1)
-            step_pos = step_pos[:, -1:] + 1
-        return [
-            {
-                "text": self._decode(generated[row]),
-                "num_tokens": len(generated[row]),
-                "context_tokens": len(items[row].context),
-                "finish": finish[row],
-            }
-            for row in range(len(items))
-        ]
+                    row.finish = "eos"
+                elif row.request.stop and stop_is_final(self._decode(row.tokens),
+                                                        row.request.stop):
+                    row.finish = "stop"
+                elif len(row.tokens) >= row.request.max_new_tokens:
+                    row.finish = "length"
+                if row.finish:
+                    break
+            if row.finish:
+                done.append(row)
+            else:
+                keep.append(index)
+        if done:
+            yield [row.item for row in done], [self._response(row) for row in done]
+        return keep
+
+    def _response(self, row: _Row) -> Response:
+        return {"text": self._decode(row.tokens), "num_tokens": len(row.tokens),
+                "context_tokens": len(row.item.context), "finish": row.finish or "length"}
 
     def _decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=False)
@@ -409,12 +532,13 @@ class HFBackend(BatchingBackend):
             mask[row, : len(seq)] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         self.tokens_in += int(mask.sum())
-        if self.split_head:
-            hidden = self._hidden(ids, mask)
-            head = self.model.get_output_embeddings()
-        else:
-            hidden = self.model(input_ids=ids, attention_mask=mask).logits
-            head = None
+        with _chunked_mlp(self.model, MLP_CHUNK_TOKENS):
+            if self.split_head:
+                hidden = self._hidden(ids, mask)
+                head = self.model.get_output_embeddings()
+            else:
+                hidden = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+                head = None
         total = torch.zeros(len(seqs), dtype=torch.float64, device=self.device)
         for start in range(0, width - 1, NLL_CHUNK_TOKENS):
             stop = min(width - 1, start + NLL_CHUNK_TOKENS)
@@ -459,6 +583,107 @@ def _sample(logits: torch.Tensor, request: GenerateRequest, generator: torch.Gen
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
+@contextlib.contextmanager
+def _chunked_mlp(model: Any, chunk: int) -> Iterator[None]:
+    """Run each decoder layer's MLP over at most ``chunk`` positions at a time, meanwhile.
+
+    An MLP acts on each position alone, so the result is the same; its intermediate activations
+    (several times the hidden size, for every position of a 32K window) then exist for one chunk
+    only. Models without ``base_model.layers[i].mlp`` run unchanged.
+    """
+    layers = getattr(getattr(model, "base_model", None), "layers", None) or []
+    patched = []
+    for layer in layers:
+        mlp = getattr(layer, "mlp", None)
+        if not isinstance(mlp, torch.nn.Module):
+            continue
+        own = "forward" in vars(mlp)  # an instance-level forward (e.g. Accelerate's hook)
+        inner = mlp.forward
+
+        def forward(hidden: torch.Tensor, *args: Any, _inner: Any = inner, **kwargs: Any) -> Any:
+            if hidden.dim() < 2 or hidden.shape[-2] <= chunk or args or kwargs:
+                return _inner(hidden, *args, **kwargs)
+            return torch.cat([_inner(part) for part in hidden.split(chunk, dim=-2)], dim=-2)
+
+        mlp.forward = forward
+        patched.append((mlp, own, inner))
+    try:
+        yield
+    finally:
+        for mlp, own, inner in patched:
+            if own:
+                mlp.forward = inner
+            else:
+                del mlp.forward
+
+
+class _Row:
+    """One generation request while it decodes: its tokens so far and its own generator."""
+
+    def __init__(self, item: Tokenized) -> None:
+        self.item = item
+        self.request: GenerateRequest = item.request  # type: ignore[assignment]
+        self.tokens: list[int] = []
+        self.finish = ""
+        # A sampling request draws from its own generator, seeded from the request alone.
+        self.generator = (None if self.request.greedy
+                          else torch.Generator(device="cpu").manual_seed(self.request.seed))
+
+    @property
+    def left(self) -> int:
+        return self.request.max_new_tokens - len(self.tokens)
+
+
+class _Batch:
+    """The rows decoding together: KV cache, attention mask over the cache's columns, the next
+    position and the next input token of each row (all on the device)."""
+
+    def __init__(self, config: Any, cache: Any, mask: torch.Tensor, pos: torch.Tensor,
+                 last: torch.Tensor) -> None:
+        self.config, self.cache, self.mask, self.pos, self.last = config, cache, mask, pos, last
+
+    def _layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(layer.keys, layer.values) for layer in self.cache.layers]
+
+    def select(self, keep: list[int]) -> _Batch:
+        """The rows ``keep``, without the leading columns none of them attends to."""
+        index = torch.tensor(keep, device=self.mask.device)
+        mask = self.mask[index]
+        first = int(mask.any(0).long().argmax())
+        layers = [(k[index.to(k.device), :, first:], v[index.to(v.device), :, first:])
+                  for k, v in self._layers()]
+        return _Batch(self.config, _new_cache(self.config, layers), mask[:, first:],
+                      self.pos[index], self.last[index])
+
+    def merge(self, other: _Batch) -> _Batch:
+        """These rows, then ``other``'s; the narrower side is padded on the left (masked)."""
+        width = max(self.mask.shape[1], other.mask.shape[1])
+
+        def pad(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+            extra = width - tensor.shape[dim]
+            if not extra:
+                return tensor
+            shape = list(tensor.shape)
+            shape[dim] = extra
+            return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)
+
+        layers = [(torch.cat([pad(k1, 2), pad(k2, 2)]), torch.cat([pad(v1, 2), pad(v2, 2)]))
+                  for (k1, v1), (k2, v2) in zip(self._layers(), other._layers(), strict=True)]
+        return _Batch(self.config, _new_cache(self.config, layers),
+                      torch.cat([pad(self.mask, 1), pad(other.mask, 1)]),
+                      torch.cat([self.pos, other.pos]), torch.cat([self.last, other.last]))
+
+
+def _new_cache(config: Any, layers: list[tuple[torch.Tensor, torch.Tensor]] = ()) -> Any:
+    """A ``DynamicCache`` for ``config``'s model holding ``layers``' keys and values."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=config)
+    for index, (keys, values) in enumerate(layers):
+        cache.update(keys, values, index)
+    return cache
+
+
 class _PrefixState:
     """A prefix's keys/values, last hidden states and next-token log-probs, kept between batches."""
 
@@ -472,12 +697,18 @@ class _PrefixState:
 
     def expanded(self, rows: int, config: Any) -> Any:
         """A fresh cache holding this prefix for ``rows`` rows (views, no copies until used)."""
-        from transformers import DynamicCache
+        return _new_cache(config, [(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1))
+                                   for keys, values in self.layers])
 
-        cache = DynamicCache(config=config)
-        for index, (keys, values) in enumerate(self.layers):
-            cache.update(keys.expand(rows, -1, -1, -1), values.expand(rows, -1, -1, -1), index)
-        return cache
+
+def _cache_arg(forward: Any) -> str:
+    """The keyword a model's ``forward`` takes its KV cache under (``cache`` or the older
+    ``past_key_values``), read from its signature once."""
+    try:
+        params = inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -315,3 +315,34 @@ def test_device_map_load_answers_as_a_plain_load(tiny_model_dir):
     b = dict(mapped.run(requests, progress=False))
     assert a[0]["logprobs"] == pytest.approx(b[0]["logprobs"], abs=1e-5)
     assert a[1]["text"] == b[1]["text"]
+
+
+def test_sequence_nll_runs_the_mlp_in_chunks_without_a_kv_cache(tiny_model, qwen2_tokenizer,
+                                                                 monkeypatch):
+    """The long-context path: MLPs over position chunks and no KV cache give the unchunked,
+    cache-free full-model result (float32, relative 1e-5), and the model is restored after."""
+    import evaluate.backends.hf as hf
+
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
+    monkeypatch.setattr(hf, "MLP_CHUNK_TOKENS", 4)
+    monkeypatch.setattr(hf, "NLL_CHUNK_TOKENS", 6)
+    mlp = tiny_model.model.layers[0].mlp
+    widths, caches = [], []
+    hooks = [mlp.down_proj.register_forward_pre_hook(lambda _m, a: widths.append(a[0].shape[-2])),
+             tiny_model.model.register_forward_hook(lambda _m, _a, out: caches.append(
+                 {"cache", "past_key_values"} & set(out.keys())))]
+    seqs = [_ids(qwen2_tokenizer, PROMPTS[4]), _ids(qwen2_tokenizer, PROMPTS[0])]
+    try:
+        with torch.inference_mode():
+            got = backend._sequence_nll(seqs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert max(widths) == 4 and len(widths) > 2  # chunks of 4 positions
+    assert caches == [set()]  # the body's output holds no cache
+    assert "forward" not in vars(mlp)  # the patch is gone
+    for response, ids in zip(got, seqs, strict=True):
+        with torch.inference_mode():
+            logits = tiny_model(input_ids=torch.tensor([ids]), use_cache=False).logits[0].float()
+        expected = float(F.cross_entropy(logits[:-1], torch.tensor(ids[1:]), reduction="sum"))
+        assert response["nll"] == pytest.approx(expected, rel=1e-5)
