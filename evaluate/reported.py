@@ -28,10 +28,16 @@ QWEN_TABLE = {"mmlu": "mmlu", "ceval": "ceval", "gsm8k": "gsm8k", "humaneval": "
               "cmmlu": "cmmlu", "math": "math", "mbpp": "mbpp", "bbh": "bbh"}
 OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test",
                     "cmmlu:opencompass": "cmmlu", "gsm8k:opencompass": "gsm8k",
-                    "humaneval:opencompass": "humaneval"}
+                    "humaneval:opencompass": "humaneval",
+                    # the chat configs of the Qwen1.5-Chat table (evaluate/tasks/opencompass_chat*)
+                    "mmlu:opencompass-chat": "mmlu", "cmmlu:opencompass-chat": "cmmlu",
+                    "ceval:opencompass-chat": "ceval-test", "gsm8k:opencompass-chat": "gsm8k",
+                    "humaneval:opencompass-chat": "humaneval"}
 # Qwen's chat table (technical report Table 5): the few-shot columns are the base-model protocols
-# run on the chat checkpoints. The 0-shot columns used chat-template prompts (no task here).
-CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot"}
+# run on the chat checkpoints; the 0-shot columns are Qwen's chat scripts (evaluate/tasks/qwen_chat).
+CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot",
+                "mmlu:qwen-chat": "mmlu_0shot", "ceval:qwen-chat": "ceval_0shot",
+                "gsm8k:qwen-chat": "gsm8k_0shot", "humaneval:qwen-chat": "humaneval_0shot"}
 # The model cards: (benchmark, split) per task. C-Eval's test split has no public answers.
 CARD_ROWS = {"mmlu": ("mmlu", "test"), "ceval": ("ceval", "val"), "gsm8k": ("gsm8k", "test"),
              "humaneval": ("humaneval", "test")}
@@ -101,7 +107,7 @@ TABLES: dict[str, Callable[[str, str], float | None]] = {
     "qwen_model_cards.csv": _cards,
 }
 SOURCES = {"qwen_base.csv": "Qwen GitHub README performance table",
-           "qwen_chat.csv": "Qwen technical report Table 5 (few-shot columns)",
+           "qwen_chat.csv": "Qwen technical report Table 5",
            "qwen_model_cards.csv": "Qwen model cards",
            **{name: f"OpenCompass reference table ({name})" for name in OPENCOMPASS_TABLES}}
 
