@@ -104,6 +104,9 @@ class Task:
     # Optional: run-level facts computed from the per-sample records (pass@k over n samples, the
     # sandbox's isolation report), written to results.json under "task_extra" by run and rescore.
     results_extra: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None
+    # A chat task: its requests carry conversations, rendered with the run's chat template at
+    # plan time (evaluate.chat_templates); the template must exist before any work starts.
+    chat: bool = False
 
     def score_all(self, docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
         """Scores for many samples, in order (through ``score_many`` when the task has one)."""
