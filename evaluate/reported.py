@@ -34,7 +34,7 @@ OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test
                     "ceval:opencompass-chat": "ceval-test", "gsm8k:opencompass-chat": "gsm8k",
                     "humaneval:opencompass-chat": "humaneval"}
 # Qwen's chat table (technical report Table 5): the few-shot columns are the base-model protocols
-# run on the chat checkpoints; the 0-shot columns are Qwen's chat scripts (evaluate/tasks/qwen_chat).
+# run on the chat checkpoints; the 0-shot columns are Qwen's chat scripts (tasks/qwen_chat.py).
 CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot",
                 "mmlu:qwen-chat": "mmlu_0shot", "ceval:qwen-chat": "ceval_0shot",
                 "gsm8k:qwen-chat": "gsm8k_0shot", "humaneval:qwen-chat": "humaneval_0shot"}

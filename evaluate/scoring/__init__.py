@@ -1,1 +1,1 @@
-"""Answer extraction shared by several tasks: the cascades and postprocessors of published scripts."""
+"""Answer extraction shared by several tasks: published scripts' cascades and postprocessors."""

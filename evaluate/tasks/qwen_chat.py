@@ -1,4 +1,4 @@
-"""Qwen's own 0-shot chat scripts (``QwenLM/Qwen`` ``eval/evaluate_chat_*.py``; PROTOCOLS_MORE D1-D5).
+"""Qwen's own 0-shot chat scripts (QwenLM/Qwen ``eval/evaluate_chat_*.py``; PROTOCOLS_MORE D1-D5).
 
 Every prompt is ``model.chat(tokenizer, query, history=None)``: a system turn "You are a helpful
 assistant." and one user turn, rendered by the run's chat template (ChatML for Qwen-Chat). Greedy,
