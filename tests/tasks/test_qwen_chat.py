@@ -61,7 +61,8 @@ def test_mmlu_query(docs):
 def test_ceval_query(docs):
     doc = docs["ceval:qwen-chat"]["computer_network/1"]
     assert _user("ceval:qwen-chat", doc) == (
-        "在802.3标准中，发送帧之前需要____\n\nA. 等待冲突\nB. 等待令牌\nC. 监听介质\nD. 接受一个帧\n")
+        "在802.3标准中，发送帧之前需要____\n\n"
+        "A. 等待冲突\nB. 等待令牌\nC. 监听介质\nD. 接受一个帧\n")
     assert doc.meta["question"] == "在802.3标准中，发送帧之前需要____" and doc.target == "C"
 
 
