@@ -28,11 +28,12 @@ QWEN_TABLE = {"mmlu": "mmlu", "ceval": "ceval", "gsm8k": "gsm8k", "humaneval": "
               "cmmlu": "cmmlu", "math": "math", "mbpp": "mbpp", "bbh": "bbh"}
 OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test",
                     "cmmlu:opencompass": "cmmlu", "gsm8k:opencompass": "gsm8k",
-                    "humaneval:opencompass": "humaneval",
-                    # the chat configs of the Qwen1.5-Chat table (evaluate/tasks/opencompass_chat*)
-                    "mmlu:opencompass-chat": "mmlu", "cmmlu:opencompass-chat": "cmmlu",
-                    "ceval:opencompass-chat": "ceval-test", "gsm8k:opencompass-chat": "gsm8k",
-                    "humaneval:opencompass-chat": "humaneval"}
+                    "humaneval:opencompass": "humaneval"}
+# OpenCompass's chat configs (tasks/opencompass_chat*.py): rows of the chat table only
+OPENCOMPASS_CHAT_ROWS = {"mmlu:opencompass-chat": "mmlu", "cmmlu:opencompass-chat": "cmmlu",
+                         "ceval:opencompass-chat": "ceval-test",
+                         "gsm8k:opencompass-chat": "gsm8k",
+                         "humaneval:opencompass-chat": "humaneval"}
 # Qwen's chat table (technical report Table 5): the few-shot columns are the base-model protocols
 # run on the chat checkpoints; the 0-shot columns are Qwen's chat scripts (tasks/qwen_chat.py).
 CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot",
@@ -69,9 +70,11 @@ def _qwen_base(model: str, task: str) -> float | None:
 
 
 def _opencompass(table: str) -> Callable[[str, str], float | None]:
+    rows = {**OPENCOMPASS_ROWS, **(OPENCOMPASS_CHAT_ROWS if "chat" in table else {})}
+
     def find(model: str, task: str) -> float | None:
         for row in _rows(table):
-            if row["dataset"] != OPENCOMPASS_ROWS.get(task):
+            if row["dataset"] != rows.get(task):
                 continue
             for column, value in row.items():
                 name = column.lower().removesuffix("-turbomind").removesuffix("-hf")
@@ -148,6 +151,7 @@ def table_models(table: str) -> list[str]:
 def table_tasks(table: str) -> list[str]:
     """The task names that have a value somewhere in a reported table."""
     table = table_name(table)
-    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **CHAT_COLUMNS, **CARD_ROWS}
+    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **OPENCOMPASS_CHAT_ROWS, **CHAT_COLUMNS,
+                  **CARD_ROWS}
     return [task for task in candidates
             if any(TABLES[table](model, task) is not None for model in table_models(table))]

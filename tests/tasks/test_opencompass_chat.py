@@ -72,7 +72,8 @@ def _pairs(messages):
     """(user, assistant) shots and the final user turn; no system message anywhere."""
     assert all(m.role != "system" for m in messages)
     assert [m.role for m in messages] == ["user", "assistant"] * (len(messages) // 2) + ["user"]
-    return [(u.content, a.content) for u, a in zip(messages[0::2], messages[1::2], strict=False)], messages[-1]
+    pairs = zip(messages[0::2], messages[1::2], strict=False)
+    return [(u.content, a.content) for u, a in pairs], messages[-1]
 
 
 def test_counts(docs):
@@ -99,7 +100,8 @@ def test_cmmlu_turns(docs):
     assert shots == [(f"{head}{q}\nA. {a}\nB. {b}\nC. {c}\nD. {d}\n", "答案是: " + x)
                      for q, a, b, c, d, x in AGRONOMY_SHOTS]
     assert last.content == (head + "在农业生产中被当作极其重要的劳动对象发挥作用，"
-                            "最主要的不可替代的基本生产资料是\nA. 农业生产工具\nB. 土地\nC. 劳动力\nD. 资金\n")
+                            "最主要的不可替代的基本生产资料是\n"
+                            "A. 农业生产工具\nB. 土地\nC. 劳动力\nD. 资金\n")
     assert docs["cmmlu:opencompass-chat"]["agronomy/0"].target == "B"
 
 
@@ -203,3 +205,13 @@ def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_pat
             # None was resolved to the checkpoint's value: the tiny model has none, so 1.0, which
             # a request's dict leaves out
             assert "repetition_penalty" not in request
+
+
+def test_reported_rows_of_the_chat_table_only():
+    from evaluate.reported import lookup_in
+
+    assert lookup_in("opencompass_qwen1.5_chat", "Qwen/Qwen1.5-7B-Chat",
+                     "cmmlu:opencompass-chat") == 68.78
+    assert lookup_in("opencompass_qwen1.5_chat", "Qwen/Qwen1.5-0.5B-Chat",
+                     "ceval:opencompass-chat") == 36.88  # the ceval-test row
+    assert lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-7B", "mmlu:opencompass-chat") is None

@@ -160,3 +160,12 @@ def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_pat
             assert context.endswith("<|im_end|>\n<|im_start|>assistant\n")
             assert sample["responses"][0]["num_tokens"] <= 6
             assert "reply" in sample["extra"]
+
+
+def test_reported_columns():
+    from evaluate.reported import lookup_in
+
+    assert lookup_in("qwen_chat", "Qwen/Qwen-7B-Chat", "humaneval:qwen-chat") == 37.2
+    assert lookup_in("qwen_chat", "Qwen/Qwen-14B-Chat", "ceval:qwen-chat") == 69.8  # 0-shot
+    assert lookup_in("qwen_chat", "Qwen/Qwen-14B-Chat", "gsm8k:qwen-chat") == 60.1
+    assert lookup_in("qwen_chat", "Qwen/Qwen-14B-Chat", "gsm8k:qwen-chat-4shot") is None
