@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 ROLES = ("system", "user", "assistant")
+# What ends a turn in ChatML (Qwen's templates). The runner adds the template's end-of-turn
+# strings to a chat request's stops, and the raw reply may end with one: scorers cut at these.
+END_OF_TURN = ("<|im_end|>", "<|im_start|>", "<|endoftext|>")
 
 
 @dataclass(frozen=True)

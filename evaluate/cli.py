@@ -154,7 +154,8 @@ def list_tasks() -> str:
     for name, task in all_tasks().items():
         metric = task.aggregation.metric + (f" ({task.metric_note})" if task.metric_note else "")
         lines.append(f"{name}\n  {task.description}\n  protocol: {task.provenance}\n"
-                     f"  shots: {task.shots}   metric: {metric}   "
+                     f"  shots: {task.shots}{' (chat template)' if task.chat else ''}   "
+                     f"metric: {metric}   "
                      f"hash: {task.protocol_hash()}\n  data: {', '.join(task.data_files)}")
     return "\n".join(lines)
 

@@ -165,7 +165,9 @@ def _attach_chat(spec: ModelSpec, backend: Any, path: str | None = None) -> Any:
         folder, kwargs = _source(source, spec.revision, spec.trust_remote_code)
         return AutoTokenizer.from_pretrained(folder, **kwargs)
 
-    config_source = spec.model if not is_embedded(spec.model) else str(path)
+    config_source = spec.model  # the embedded GGUF: its dequantised copy, once there is one
+    if is_embedded(spec.model):
+        config_source = str(converted_dir()) if converted_ready() else str(path)
     backend.chat_renderer = ChatRenderer(
         override=spec.chat_template, label=spec.model_label, load_tokenizer=load_tokenizer,
         generation_config=read_generation_config(config_source, spec.revision))

@@ -87,6 +87,9 @@ def plan(
         requests = task.build(doc)
         if chat is not None:
             requests = [chat.render(r) for r in requests]
+        elif any(getattr(r, "chat", None) is not None for r in requests):
+            raise EvaluateError(f"task {task.name} builds chat requests but is not a chat task "
+                                "(Task.chat=False): nothing would render them")
         records.append({
             "id": doc.id,
             "target": doc.target,

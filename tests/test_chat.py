@@ -180,3 +180,142 @@ def test_chat_run_end_to_end_records_prompt_and_generation_config(
                        "tiny", options)
     plan = (Path(results["run_dir"]) / "plan.jsonl").read_text()
     assert json.loads(plan.splitlines()[0])["requests"][0]["repetition_penalty"] == 1.3
+
+
+def test_openai_backend_gets_the_same_rendered_text_on_completions(
+        tiny_model, qwen2_tokenizer, tmp_path):
+    """A completions server (here: the tiny model behind HTTP) receives the rendered prompt as
+    text on /v1/completions; it reads the same tokens and gives the same replies."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from evaluate.backends.hf import HFBackend
+    from evaluate.backends.openai import OpenAIBackend
+    from evaluate.requests import cut_at_stops
+
+    model = HFBackend(tiny_model, qwen2_tokenizer, batch_size=1)
+    lock, seen = threading.Lock(), []
+
+    class Server(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def reply(self, data: dict) -> None:
+            blob = json.dumps(data).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(blob)))
+            self.end_headers()
+            self.wfile.write(blob)
+
+        def do_GET(self) -> None:
+            self.reply({"data": [{"id": "tiny"}]})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            request = GenerateRequest(body["prompt"], stop=tuple(body.get("stop", ())),
+                                      max_new_tokens=body["max_tokens"])
+            with lock:
+                seen.append((self.path, body, model.encode(body["prompt"])))
+                answer = next(iter(model.run([request], progress=False)))[1]
+            text = cut_at_stops(answer["text"], request.stop)  # servers cut at the stop
+            self.reply({"choices": [{"text": text, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": answer["context_tokens"],
+                                  "completion_tokens": answer["num_tokens"]}})
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Server)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        remote = OpenAIBackend(f"http://127.0.0.1:{httpd.server_port}/v1", "tiny", concurrency=2)
+        remote.chat_renderer = ChatRenderer(tokenizer=qwen2_tokenizer)
+        local = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
+        options = RunOptions(progress=False, use_cache=False)
+        runs = [run_task(_chat_task(), backend, DataDir(tmp_path), tmp_path / name, "m", options)
+                for name, backend in (("remote", remote), ("local", local))]
+    finally:
+        httpd.shutdown()
+    plans = [(Path(r["run_dir"]) / "plan.jsonl").read_text() for r in runs]
+    assert plans[0] == plans[1]
+    contexts = [json.loads(line)["requests"][0]["context"] for line in plans[0].splitlines()]
+    assert sorted(b["prompt"] for _, b, _ in seen) == sorted(contexts)
+    assert {path for path, _, _ in seen} == {"/v1/completions"}
+    assert all(ids == local.encode(b["prompt"]) for _, b, ids in seen)
+    replies = []
+    for run in runs:
+        rows = (Path(run["run_dir"]) / "samples.jsonl").read_text().splitlines()
+        replies.append([cut_at_stops(json.loads(r)["extracted"], ("\n\n", "<|im_end|>"))
+                        for r in rows])
+    assert replies[0] == replies[1]
+
+
+@pytest.fixture()
+def templateless_model_dir(tiny_model, qwen2_tokenizer, tmp_path) -> Path:
+    """The tiny model with a tokenizer that carries no chat template (as a base checkpoint)."""
+    path = tmp_path / "base-model"
+    tiny_model.save_pretrained(path)
+    qwen2_tokenizer.save_pretrained(path)
+    (path / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((path / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (path / "tokenizer_config.json").write_text(json.dumps(config))
+    return path
+
+
+def test_chat_task_without_template_is_one_line_before_any_work(
+        templateless_model_dir, data_dir, tmp_path, capsys):
+    from evaluate.cli import main
+
+    code = main(["--model", str(templateless_model_dir), "--task", "mbpp:evalplus-instruct",
+                 "--limit", "1", "--output", str(tmp_path / "out"), "--data-dir", str(data_dir),
+                 "--no-cache"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "has no chat template" in err[0] and "--chat-template" in err[0]
+    assert not (tmp_path / "out").exists()  # nothing planned, no model loaded
+
+
+def test_chat_template_option_is_part_of_the_model_identity(templateless_model_dir):
+    from evaluate.cache import model_fingerprint
+    from evaluate.evaluation import ModelSpec, load_backend
+
+    plain = load_backend(ModelSpec(str(templateless_model_dir), device="cpu"), lazy=True)
+    chatml = load_backend(ModelSpec(str(templateless_model_dir), device="cpu",
+                                    chat_template="chatml"), lazy=True)
+    assert chatml.identity()["chat_template"] == "chatml"
+    assert "chat_template" not in plain.identity()
+    assert model_fingerprint(plain.identity()) != model_fingerprint(chatml.identity())
+    request = chatml.chat_renderer.render(GenerateRequest("", chat=conversation("hi")))
+    assert request.context == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert not chatml.loaded  # rendering needed no weights
+
+
+def test_backend_uses_recorded_ids_and_repetition_penalty(tiny_model, qwen2_tokenizer):
+    import torch
+    from transformers import RepetitionPenaltyLogitsProcessor
+
+    from evaluate.backends.hf import HFBackend, penalize_repetition
+
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=1)
+    text = "<|im_start|>user\nhi<|im_end|>\n"
+    ids = tuple(backend.encode("<|im_start|>user\n") + backend.encode("\nhi"))
+    plain, exact = (next(iter(backend.run([GenerateRequest(text, context_ids=c,
+                                                           max_new_tokens=3)], False)))[1]
+                    for c in (None, ids))
+    assert exact["context_tokens"] == len(ids) != plain["context_tokens"]
+    logits = torch.randn(50)
+    seen = [3, 7, 7, 20]
+    reference = RepetitionPenaltyLogitsProcessor(1.3)(torch.tensor([seen]), logits[None].clone())
+    assert torch.allclose(penalize_repetition(logits, seen, 1.3), reference[0])
+    # Decoding with a penalty equals Transformers' generate with the same penalty; a huge one
+    # forbids every token already seen.
+    prompt = backend.encode("def f(x):\n    return x + x + x")
+    for penalty in (1.3, 1e9):
+        ours = next(iter(backend.run([GenerateRequest(
+            "def f(x):\n    return x + x + x", max_new_tokens=12, repetition_penalty=penalty)],
+            False)))[1]
+        theirs = tiny_model.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False,
+                                     repetition_penalty=penalty, eos_token_id=None,
+                                     pad_token_id=0)[0, len(prompt):].tolist()
+        assert ours["text"] == qwen2_tokenizer.decode(theirs)
+    assert len(set(prompt + theirs)) == len(set(prompt)) + len(theirs)

@@ -22,10 +22,11 @@ from evaluate.task import Doc, Scored, Task
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # tasks that exist or are being built; shipped configs may name only these
 KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencompass", "cmmlu",
-               "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "humaneval:opencompass", "long_ppl",
-               "mmlu:qwen-chat", "ceval:qwen-chat", "gsm8k:qwen-chat", "gsm8k:qwen-chat-4shot",
-               "humaneval:qwen-chat", "mmlu:opencompass-chat", "cmmlu:opencompass-chat",
-               "ceval:opencompass-chat", "gsm8k:opencompass-chat", "humaneval:opencompass-chat"}
+               "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "humaneval:opencompass", "long_ppl"}
+KNOWN_TASKS |= {"humaneval:evalplus-instruct", "mbpp:evalplus-instruct"}  # chat tasks
+KNOWN_TASKS |= {"mmlu:qwen-chat", "ceval:qwen-chat", "gsm8k:qwen-chat", "gsm8k:qwen-chat-4shot",
+                "humaneval:qwen-chat", "mmlu:opencompass-chat", "cmmlu:opencompass-chat",
+                "ceval:opencompass-chat", "gsm8k:opencompass-chat", "humaneval:opencompass-chat"}
 
 
 def _load(data: DataDir) -> list[Doc]:
