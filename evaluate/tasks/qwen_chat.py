@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from evaluate.chat import conversation
+from evaluate.chat import END_OF_TURN, conversation
 from evaluate.data import DataDir
 from evaluate.errors import MalformedDataError
 from evaluate.registry import register
@@ -31,7 +31,7 @@ from evaluate.tasks import ceval, gsm8k, humaneval, mmlu
 from evaluate.tasks.multiple_choice import LETTERS, read_csv_pandas, require_answer
 
 SYSTEM = "You are a helpful assistant."
-STOPS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>")
+STOPS = END_OF_TURN  # <|im_end|>, <|im_start|>, <|endoftext|>
 MAX_NEW_TOKENS = 512
 PARAMS = {"system": SYSTEM, "stops": STOPS, "max_new_tokens": MAX_NEW_TOKENS,
           "decoding": "greedy", "repetition_penalty": 1.0, "reply": "cut at stops, strip()"}
