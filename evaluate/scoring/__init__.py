@@ -1,1 +1,1 @@
-"""Answer extraction shared by several tasks: published scripts' cascades and postprocessors."""
+"""Reusable answer extraction, normalisation and equivalence for the task modules."""

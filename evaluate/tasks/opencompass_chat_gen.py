@@ -47,8 +47,10 @@ def score_gsm8k(doc: Doc, responses: list[Response]) -> Scored:
 
 
 def load_humaneval(data: DataDir) -> list[Doc]:
+    """HumanEval's problems; ``target`` is the test harness (prompt, test, entry point)."""
     docs = humaneval.load(data)
     for doc in docs:
+        doc.target = {key: doc.data[key] for key in ("prompt", "test", "entry_point")}
         doc.data = {"turns": (HUMANEVAL_HEADER + doc.target["prompt"],)}
     return docs
 

@@ -135,6 +135,14 @@ def humaneval_query(prompt: str, entry_point: str) -> str:
             f"{description}\n{prompt}")
 
 
+def load_humaneval(data: DataDir) -> list[Doc]:
+    """HumanEval's problems; ``target`` is the test harness (prompt, test, entry point)."""
+    docs = humaneval.load(data)
+    for doc in docs:
+        doc.target = {key: doc.data[key] for key in ("prompt", "test", "entry_point")}
+    return docs
+
+
 def build_humaneval(doc: Doc) -> list[GenerateRequest]:
     return chat_request(humaneval_query(doc.target["prompt"], doc.target["entry_point"]))
 
@@ -189,7 +197,7 @@ _task("gsm8k:qwen-chat-4shot", "GSM8K chat with the script's --use-fewshot promp
       metric_note="greedy; not the 8-shot column of Table 5 (no such chat prompt exists)")
 _task("humaneval:qwen-chat", "HumanEval 0-shot chat (HumanEvalPack instruction), body "
       "extracted from the reply", "evaluate_chat_humaneval.py",
-      data_files=(humaneval.DATA_FILE,), load=humaneval.load, build=build_humaneval,
+      data_files=(humaneval.DATA_FILE,), load=load_humaneval, build=build_humaneval,
       score=score_humaneval_one, score_many=score_humaneval,
       aggregation=Aggregation(metric="pass@1"),
       params={**PARAMS, "timeout_s": humaneval.TIMEOUT_S,
