@@ -30,9 +30,16 @@ OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test
                     "cmmlu:opencompass": "cmmlu", "gsm8k:opencompass": "gsm8k",
                     "humaneval:opencompass": "humaneval", "math:opencompass": "math",
                     "mbpp:opencompass": "mbpp", "bbh:opencompass": "bbh"}
+# OpenCompass's chat configs (tasks/opencompass_chat*.py): rows of the chat table only
+OPENCOMPASS_CHAT_ROWS = {"mmlu:opencompass-chat": "mmlu", "cmmlu:opencompass-chat": "cmmlu",
+                         "ceval:opencompass-chat": "ceval-test",
+                         "gsm8k:opencompass-chat": "gsm8k",
+                         "humaneval:opencompass-chat": "humaneval"}
 # Qwen's chat table (technical report Table 5): the few-shot columns are the base-model protocols
-# run on the chat checkpoints. The 0-shot columns used chat-template prompts (no task here).
-CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot"}
+# run on the chat checkpoints; the 0-shot columns are Qwen's chat scripts (tasks/qwen_chat.py).
+CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot",
+                "mmlu:qwen-chat": "mmlu_0shot", "ceval:qwen-chat": "ceval_0shot",
+                "gsm8k:qwen-chat": "gsm8k_0shot", "humaneval:qwen-chat": "humaneval_0shot"}
 # The model cards: (benchmark, split) per task. C-Eval's test split has no public answers.
 CARD_ROWS = {"mmlu": ("mmlu", "test"), "ceval": ("ceval", "val"), "gsm8k": ("gsm8k", "test"),
              "humaneval": ("humaneval", "test")}
@@ -64,9 +71,11 @@ def _qwen_base(model: str, task: str) -> float | None:
 
 
 def _opencompass(table: str) -> Callable[[str, str], float | None]:
+    rows = {**OPENCOMPASS_ROWS, **(OPENCOMPASS_CHAT_ROWS if "chat" in table else {})}
+
     def find(model: str, task: str) -> float | None:
         for row in _rows(table):
-            if row["dataset"] != OPENCOMPASS_ROWS.get(task):
+            if row["dataset"] != rows.get(task):
                 continue
             for column, value in row.items():
                 name = column.lower().removesuffix("-turbomind").removesuffix("-hf")
@@ -102,7 +111,7 @@ TABLES: dict[str, Callable[[str, str], float | None]] = {
     "qwen_model_cards.csv": _cards,
 }
 SOURCES = {"qwen_base.csv": "Qwen GitHub README performance table",
-           "qwen_chat.csv": "Qwen technical report Table 5 (few-shot columns)",
+           "qwen_chat.csv": "Qwen technical report Table 5",
            "qwen_model_cards.csv": "Qwen model cards",
            **{name: f"OpenCompass reference table ({name})" for name in OPENCOMPASS_TABLES}}
 
@@ -143,6 +152,7 @@ def table_models(table: str) -> list[str]:
 def table_tasks(table: str) -> list[str]:
     """The task names that have a value somewhere in a reported table."""
     table = table_name(table)
-    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **CHAT_COLUMNS, **CARD_ROWS}
+    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **OPENCOMPASS_CHAT_ROWS, **CHAT_COLUMNS,
+                  **CARD_ROWS}
     return [task for task in candidates
             if any(TABLES[table](model, task) is not None for model in table_models(table))]

@@ -27,6 +27,9 @@ KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencomp
                "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "long_ppl",
                "math", "math:opencompass", "mbpp", "mbpp:opencompass", "bbh", "bbh:opencompass"}
 KNOWN_TASKS |= {"humaneval:evalplus-instruct", "mbpp:evalplus-instruct"}  # chat tasks
+KNOWN_TASKS |= {"mmlu:qwen-chat", "ceval:qwen-chat", "gsm8k:qwen-chat", "gsm8k:qwen-chat-4shot",
+                "humaneval:qwen-chat", "mmlu:opencompass-chat", "cmmlu:opencompass-chat",
+                "ceval:opencompass-chat", "gsm8k:opencompass-chat", "humaneval:opencompass-chat"}
 
 
 def _load(data: DataDir) -> list[Doc]:
