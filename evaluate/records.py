@@ -25,6 +25,7 @@ or the new one, never half of one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -143,6 +144,21 @@ class PlanRecord:
 
 def write_plan(run_dir: Path, records: Sequence[PlanRecord]) -> None:
     write_jsonl(run_dir / PLAN, (r.to_dict() for r in records))
+
+
+REDACTED_FIELDS = ("context", "text")  # the prompt text of each request kind
+
+
+def redact_text(value: str) -> str:
+    """What a private task stores instead of a prompt: ``"sha256:<hex>"`` of its UTF-8 text."""
+    return "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def redact_requests(requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Request specs with their prompt text replaced by :func:`redact_text` (hash kept, so the
+    responses still match them)."""
+    return [{k: redact_text(v) if k in REDACTED_FIELDS and isinstance(v, str) else v
+             for k, v in spec.items()} for spec in requests]
 
 
 def read_plan(run_dir: Path) -> list[PlanRecord]:
