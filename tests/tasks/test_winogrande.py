@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from evaluate.backends.hf import HFBackend
 from evaluate.data import DataDir
 from evaluate.registry import get_task
-from evaluate.requests import SequenceNLLRequest
+from evaluate.requests import SequenceNLLRequest, request_to_dict
 from evaluate.runner import RunOptions, run_task
 from evaluate.task import ScoreInput
 from evaluate.tasks import winogrande
@@ -37,7 +37,8 @@ def test_counts_and_prompts(docs):
         SHOTS + "Sarah was a much better surgeon than Maria so Sarah always got the easier cases.",
         SHOTS + "Sarah was a much better surgeon than Maria so Maria always got the easier cases."]
     assert first.data["cont"] == " always got the easier cases."
-    assert first.data["contexts"][1] == SHOTS + "Sarah was a much better surgeon than Maria so Maria"
+    assert first.data["contexts"][1] == (
+        SHOTS + "Sarah was a much better surgeon than Maria so Maria")
 
 
 def test_ll_rule_on_crafted_responses():
@@ -67,7 +68,10 @@ def test_per_token_nll_matches_a_direct_computation(tiny_model, qwen2_tokenizer,
         loss = F.cross_entropy(logits, ids[0, 1:], reduction="none")
         expected.append(-float(loss[cont_len - 1:].sum()) / (ids.shape[1] - cont_len))
     assert winogrande.ll_values(responses) == pytest.approx(expected, rel=1e-4)
-    assert SequenceNLLRequest(text="x").__dict__.get("per_token") is False
+    # the new field leaves the dict (and hash) of a plain request as it was
+    assert request_to_dict(SequenceNLLRequest(text="x")) == {"text": "x", "token_ids": None,
+                                                              "kind": "sequence_nll"}
+    assert request_to_dict(SequenceNLLRequest(text="x", per_token=True))["per_token"] is True
 
 
 def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_path):
