@@ -32,6 +32,10 @@ OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test
                     "triviaqa:opencompass": "triviaqa", "nq:opencompass": "nq",
                     "race:opencompass": "race-high", "winogrande:opencompass": "winogrande",
                     "hellaswag:opencompass": "hellaswag", "gpqa:opencompass": "GPQA_diamond"}
+# Rows of the OpenCompass tables that cannot be reproduced here, and why (said by the tables).
+OPENCOMPASS_UNREPRODUCIBLE = {
+    "ceval-test": "C-Eval's test answers are private; ceval:opencompass scores the val split",
+}
 # Qwen's chat table (technical report Table 5): the few-shot columns are the base-model protocols
 # run on the chat checkpoints. The 0-shot columns used chat-template prompts (no task here).
 CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot"}
@@ -148,3 +152,16 @@ def table_tasks(table: str) -> list[str]:
     candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **CHAT_COLUMNS, **CARD_ROWS}
     return [task for task in candidates
             if any(TABLES[table](model, task) is not None for model in table_models(table))]
+
+
+def missing_rows(table: str, tasks: list[str]) -> list[str]:
+    """Rows of an OpenCompass table that none of ``tasks`` fills (``"bbh (no run)"``), and those
+    that cannot be reproduced here even when a task stands in for them, with the reason."""
+    table = table_name(table)
+    if table not in OPENCOMPASS_TABLES:
+        return []
+    filled = {OPENCOMPASS_ROWS.get(t.split("/")[0]) for t in tasks}
+    reasons = {row: OPENCOMPASS_UNREPRODUCIBLE.get(row, "no run")
+               for row in (r["dataset"] for r in _rows(table))
+               if row not in filled or row in OPENCOMPASS_UNREPRODUCIBLE}
+    return [f"{row} ({why})" for row, why in reasons.items()]
