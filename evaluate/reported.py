@@ -28,10 +28,12 @@ QWEN_TABLE = {"mmlu": "mmlu", "ceval": "ceval", "gsm8k": "gsm8k", "humaneval": "
               "cmmlu": "cmmlu", "math": "math", "mbpp": "mbpp", "bbh": "bbh"}
 OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test",
                     "cmmlu:opencompass": "cmmlu", "gsm8k:opencompass": "gsm8k",
-                    "humaneval:opencompass": "humaneval", "gaokao:opencompass": "GaokaoBench",
-                    "triviaqa:opencompass": "triviaqa", "nq:opencompass": "nq",
-                    "race:opencompass": "race-high", "winogrande:opencompass": "winogrande",
-                    "hellaswag:opencompass": "hellaswag", "gpqa:opencompass": "GPQA_diamond"}
+                    "humaneval:opencompass": "humaneval"}
+# Base-model protocols that fill only the base tables (the chat table's rows need chat prompts).
+OPENCOMPASS_BASE_ROWS = {"gaokao:opencompass": "GaokaoBench", "triviaqa:opencompass": "triviaqa",
+                         "nq:opencompass": "nq", "race:opencompass": "race-high",
+                         "winogrande:opencompass": "winogrande",
+                         "hellaswag:opencompass": "hellaswag", "gpqa:opencompass": "GPQA_diamond"}
 # Rows of the OpenCompass tables that cannot be reproduced here, and why (said by the tables).
 OPENCOMPASS_UNREPRODUCIBLE = {
     "ceval-test": "C-Eval's test answers are private; ceval:opencompass scores the val split",
@@ -69,10 +71,15 @@ def _qwen_base(model: str, task: str) -> float | None:
     return None
 
 
+def _row_map(table: str) -> dict[str, str]:
+    """task -> dataset row for one OpenCompass table."""
+    return {**OPENCOMPASS_ROWS, **(OPENCOMPASS_BASE_ROWS if "_base" in table else {})}
+
+
 def _opencompass(table: str) -> Callable[[str, str], float | None]:
     def find(model: str, task: str) -> float | None:
         for row in _rows(table):
-            if row["dataset"] != OPENCOMPASS_ROWS.get(task):
+            if row["dataset"] != _row_map(table).get(task):
                 continue
             for column, value in row.items():
                 name = column.lower().removesuffix("-turbomind").removesuffix("-hf")
@@ -149,7 +156,8 @@ def table_models(table: str) -> list[str]:
 def table_tasks(table: str) -> list[str]:
     """The task names that have a value somewhere in a reported table."""
     table = table_name(table)
-    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **CHAT_COLUMNS, **CARD_ROWS}
+    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **OPENCOMPASS_BASE_ROWS, **CHAT_COLUMNS,
+                  **CARD_ROWS}
     return [task for task in candidates
             if any(TABLES[table](model, task) is not None for model in table_models(table))]
 
@@ -160,7 +168,7 @@ def missing_rows(table: str, tasks: list[str]) -> list[str]:
     table = table_name(table)
     if table not in OPENCOMPASS_TABLES:
         return []
-    filled = {OPENCOMPASS_ROWS.get(t.split("/")[0]) for t in tasks}
+    filled = {_row_map(table).get(t.split("/")[0]) for t in tasks}
     reasons = {row: OPENCOMPASS_UNREPRODUCIBLE.get(row, "no run")
                for row in (r["dataset"] for r in _rows(table))
                if row not in filled or row in OPENCOMPASS_UNREPRODUCIBLE}
