@@ -69,6 +69,8 @@ class RunOptions:
     seed: int = 1234
     progress: bool = True
     use_cache: bool = True  # the shared request cache (evaluate.cache); --no-cache turns it off
+    # Write a private task's prompt text into plan.jsonl after all (--store-private-text).
+    store_private_text: bool = False
 
 
 def select_subset(docs: list[Doc], limit: int | None, seed: int) -> list[Doc]:
@@ -284,7 +286,7 @@ def run_task(
         _reset_if_changed(run_dir, key)
     records = plan(task, data, options)
     if current.main:
-        write_plan(run_dir, _stored(task, records))
+        write_plan(run_dir, records if options.store_private_text else _stored(task, records))
     tokens_before = (backend.tokens_in, backend.tokens_out)
     responses: dict[str, Response] = {}
     error: BaseException | None = None
@@ -331,7 +333,8 @@ def _write_run(
 ) -> dict[str, Any]:
     """Score and write ``samples.jsonl`` and ``results.json``; returns the results."""
     samples = score(task, records, responses)
-    write_samples(run_dir, _stored_samples(task, samples))
+    write_samples(run_dir, samples if options.store_private_text
+                  else _stored_samples(task, samples))
     results = build_results(task, samples, len(records))
     results.update({
         "run_dir": str(run_dir),

@@ -43,3 +43,11 @@ def test_records_keep_no_question_text(tiny_model, qwen2_tokenizer, data_dir, tm
     # a rescore works from the redacted plan
     from evaluate.runner import rescore
     assert rescore(run_dir)["samples"] == 2
+
+
+def test_text_stored_when_asked(tiny_model, qwen2_tokenizer, data_dir, tmp_path):
+    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
+    results = run_task(get_task("gpqa:opencompass"), backend, DataDir(data_dir), tmp_path,
+                       "tiny", RunOptions(limit=1, progress=False, store_private_text=True))
+    plan = json.loads((Path(results["run_dir"]) / "plan.jsonl").read_text().splitlines()[0])
+    assert plan["requests"][0]["context"].startswith("Question: ")
