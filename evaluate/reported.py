@@ -28,7 +28,8 @@ QWEN_TABLE = {"mmlu": "mmlu", "ceval": "ceval", "gsm8k": "gsm8k", "humaneval": "
               "cmmlu": "cmmlu", "math": "math", "mbpp": "mbpp", "bbh": "bbh"}
 OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test",
                     "cmmlu:opencompass": "cmmlu", "gsm8k:opencompass": "gsm8k",
-                    "humaneval:opencompass": "humaneval"}
+                    "humaneval:opencompass": "humaneval", "math:opencompass": "math",
+                    "mbpp:opencompass": "mbpp", "bbh:opencompass": "bbh"}
 # Base-model protocols that fill only the base tables (the chat table's rows need chat prompts).
 OPENCOMPASS_BASE_ROWS = {"gaokao:opencompass": "GaokaoBench", "triviaqa:opencompass": "triviaqa",
                          "nq:opencompass": "nq", "race:opencompass": "race-high",

@@ -168,6 +168,9 @@ class Task:
     score_completions: ScoreCompletions | None = None
     subjects: Sequence[str] = ()  # values of aggregation.by a run may be limited to
     selection: Selection | None = None  # set on the Task that select() returns
+    # A chat task: its requests carry conversations, rendered with the run's chat template at
+    # plan time (evaluate.chat_templates); the template must exist before any work starts.
+    chat: bool = False
     # The data must not be written in plain text (GPQA): plan and sample records keep each
     # request's hash and a sha256 of its prompt instead of the prompt (records.redact_requests).
     private_text: bool = False

@@ -165,7 +165,8 @@ class Backend(ABC):
                 if request.token_ids is None:
                     texts[request.text] = None
                 continue
-            texts[request.context] = None
+            if getattr(request, "context_ids", None) is None:
+                texts[request.context] = None
             if isinstance(request, LoglikelihoodRequest) and request.next_token:
                 texts.update(dict.fromkeys(request.candidates))
         unique = list(texts)
@@ -178,7 +179,8 @@ class Backend(ABC):
             if ids is None:
                 ids = self._encoded(request.text)
             return Tokenized(index, request, ids, [])
-        full_context = self._encoded(request.context)
+        exact = getattr(request, "context_ids", None)  # a chat template's own tokenisation
+        full_context = list(exact) if exact is not None else self._encoded(request.context)
         context, truncated = full_context, False
         limit = request.max_context_tokens
         if limit is not None and len(context) > limit:
@@ -204,6 +206,8 @@ class Backend(ABC):
             return ids
         # Encode context and candidate together, so the boundary tokenises as in the full text;
         # fall back to separate encoding if the joint tokens do not start with the context's.
+        if request.context_ids is not None:
+            return self.encode(candidate)
         joint = self.encode(request.context + candidate)
         if joint[: len(full_context)] == full_context and len(joint) > len(full_context):
             return joint[len(full_context) :]

@@ -360,6 +360,11 @@ class HFBackend(Backend):
                              **kwargs)
             cache = out.past_key_values
             last = out.logits[:, -1].float()
+            for slot, row in enumerate(active):  # a protocol's repetition penalty, if any
+                penalty = requests[row].repetition_penalty
+                if penalty not in (None, 1.0):
+                    seen = items[row].context + generated[row]
+                    last[slot] = penalize_repetition(last[slot], seen, float(penalty))
             next_tokens = last.argmax(-1).tolist()
             for slot, row in enumerate(active):
                 if row in generators:
@@ -449,6 +454,16 @@ class HFBackend(Backend):
                 if per_token and per_token[row]:
                     out[row]["nlls"] = every[row, : max(len(seq) - 1, 0)].tolist()
         return out
+
+
+def penalize_repetition(logits: torch.Tensor, seen: list[int], penalty: float) -> torch.Tensor:
+    """Transformers' ``RepetitionPenaltyLogitsProcessor`` for one row: every token already in
+    the prompt or the reply has its logit divided by ``penalty`` (multiplied, when negative)."""
+    index = torch.tensor(sorted(set(seen)), dtype=torch.long, device=logits.device)
+    picked = logits[index]
+    logits = logits.clone()
+    logits[index] = torch.where(picked < 0, picked * penalty, picked / penalty)
+    return logits
 
 
 def _sample(logits: torch.Tensor, request: GenerateRequest, generator: torch.Generator) -> int:

@@ -282,7 +282,7 @@ class OpenAIBackend(Backend):
     def _prompt(self, item: Tokenized) -> str | list[int]:
         """``item.context`` as a prompt: its text where that encodes back to exactly these
         tokens, else the token ids themselves (for servers that take them)."""
-        if not item.truncated:
+        if not item.truncated and getattr(item.request, "context_ids", None) is None:
             return item.request.context  # type: ignore[union-attr]
         text = self.tokenizer.decode(item.context)
         if self.encode(text) == item.context:
@@ -326,7 +326,7 @@ class OpenAIBackend(Backend):
     def tokenize(self, index: int, request: Request) -> Tokenized:
         """Token ids when they are needed; a plain-text generation needs no tokenizer."""
         if (isinstance(request, GenerateRequest) and request.max_context_tokens is None
-                and not self.tokenizer_name):
+                and request.context_ids is None and not self.tokenizer_name):
             return Tokenized(index, request, [], [])
         if isinstance(request, SequenceNLLRequest) and request.token_ids is not None:
             self.tokenizer  # noqa: B018 (token ids mean something only for a known tokenizer)
@@ -391,12 +391,15 @@ class OpenAIBackend(Backend):
         body: dict[str, Any] = {
             # The text, as the server's own tokenizer reads it; a context cut to its last tokens
             # goes as those tokens (as text where that text encodes back to exactly them).
-            "prompt": self._prompt(item) if item.truncated else request.context,
+            "prompt": (self._prompt(item) if item.truncated or request.context_ids is not None
+                       else request.context),
             "max_tokens": request.max_new_tokens,
             "temperature": request.temperature,
         }
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.repetition_penalty not in (None, 1.0):
+            body["repetition_penalty"] = request.repetition_penalty  # vLLM / SGLang extension
         if not request.greedy:
             body["top_p"] = request.top_p
             body["seed"] = request.seed
