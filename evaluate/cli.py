@@ -61,6 +61,9 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the shared request cache")
+    parser.add_argument("--store-private-text", action="store_true",
+                        help="write the prompts of tasks whose data is kept private (GPQA) "
+                             "into plan.jsonl and samples.jsonl (default: a sha256 instead)")
     parser.add_argument("--verbose", action="store_true", help="tracebacks on errors")
     _context_arguments(parser)
     _scale_arguments(parser)
@@ -197,7 +200,8 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
     results = evaluate_model(spec, names, data_dir=args.data_dir, output=args.output,
                              limit=args.limit, seed=args.seed, progress=not args.no_progress,
                              command=["python", "-m", "evaluate", *argv],
-                             use_cache=not args.no_cache)
+                             use_cache=not args.no_cache,
+                             store_private_text=args.store_private_text)
     from evaluate.distributed import world
 
     if not world().main:  # data parallel: rank 0 reports

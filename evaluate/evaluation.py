@@ -257,6 +257,7 @@ def evaluate_model(
     command: list[str] | None = None,
     backend: Any = None,
     use_cache: bool = True,
+    store_private_text: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``task_names`` on the model; returns one results dict per task.
 
@@ -280,7 +281,8 @@ def evaluate_model(
         from evaluate.chat_templates import renderer_for
 
         renderer_for(backend).check()
-    options = RunOptions(limit=limit, seed=seed, progress=progress, use_cache=use_cache)
+    options = RunOptions(limit=limit, seed=seed, progress=progress, use_cache=use_cache,
+                         store_private_text=store_private_text)
     results = []
     for task in tasks:
         data = DataDir(data_dir)  # fresh per task, so each records only the files it read

@@ -53,6 +53,12 @@ def aggregate(
         out: dict[str, np.ndarray] = {}
 
         def combine(selected: list[int]) -> np.ndarray:
+            if aggregation.average == "macro" and aggregation.group_weights:
+                w = np.array([aggregation.group_weights.get(names[i], 1.0) for i in selected])
+                values = group_mean[:, selected]
+                known = np.isfinite(values)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    return (np.where(known, values, 0.0) * w).sum(axis=1) / (known * w).sum(axis=1)
             if aggregation.average == "macro":
                 with np.errstate(invalid="ignore"):
                     return np.nanmean(group_mean[:, selected], axis=1)

@@ -25,6 +25,7 @@ or the new one, never half of one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -143,6 +144,24 @@ class PlanRecord:
 
 def write_plan(run_dir: Path, records: Sequence[PlanRecord]) -> None:
     write_jsonl(run_dir / PLAN, (r.to_dict() for r in records))
+
+
+REDACTED_FIELDS = ("context", "text", "chat", "context_ids")  # what spells a request's prompt
+
+
+def redact_text(value: Any) -> str:
+    """What a private task stores instead of a prompt: ``"sha256:<hex>"`` of its text (of its
+    JSON for a conversation or token ids)."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True,
+                                                            ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def redact_requests(requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Request specs with their prompt replaced by :func:`redact_text` (the request hash is
+    kept, so the responses still match them)."""
+    return [{k: redact_text(v) if k in REDACTED_FIELDS and v is not None else v
+             for k, v in spec.items()} for spec in requests]
 
 
 def read_plan(run_dir: Path) -> list[PlanRecord]:

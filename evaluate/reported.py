@@ -35,6 +35,15 @@ OPENCOMPASS_CHAT_ROWS = {"mmlu:opencompass-chat": "mmlu", "cmmlu:opencompass-cha
                          "ceval:opencompass-chat": "ceval-test",
                          "gsm8k:opencompass-chat": "gsm8k",
                          "humaneval:opencompass-chat": "humaneval"}
+# Base-model protocols that fill only the base tables (the chat table's rows need chat prompts).
+OPENCOMPASS_BASE_ROWS = {"gaokao:opencompass": "GaokaoBench", "triviaqa:opencompass": "triviaqa",
+                         "nq:opencompass": "nq", "race:opencompass": "race-high",
+                         "winogrande:opencompass": "winogrande",
+                         "hellaswag:opencompass": "hellaswag", "gpqa:opencompass": "GPQA_diamond"}
+# Rows of the OpenCompass tables that cannot be reproduced here, and why (said by the tables).
+OPENCOMPASS_UNREPRODUCIBLE = {
+    "ceval-test": "C-Eval's test answers are private; ceval:opencompass scores the val split",
+}
 # Qwen's chat table (technical report Table 5): the few-shot columns are the base-model protocols
 # run on the chat checkpoints; the 0-shot columns are Qwen's chat scripts (tasks/qwen_chat.py).
 CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot",
@@ -70,12 +79,17 @@ def _qwen_base(model: str, task: str) -> float | None:
     return None
 
 
+def _row_map(table: str) -> dict[str, str]:
+    """task -> dataset row for one OpenCompass table."""
+    return {**OPENCOMPASS_ROWS, **(OPENCOMPASS_BASE_ROWS if "_base" in table else {}),
+            **(OPENCOMPASS_CHAT_ROWS if "chat" in table else {})}
+
+
 def _opencompass(table: str) -> Callable[[str, str], float | None]:
-    rows = {**OPENCOMPASS_ROWS, **(OPENCOMPASS_CHAT_ROWS if "chat" in table else {})}
 
     def find(model: str, task: str) -> float | None:
         for row in _rows(table):
-            if row["dataset"] != rows.get(task):
+            if row["dataset"] != _row_map(table).get(task):
                 continue
             for column, value in row.items():
                 name = column.lower().removesuffix("-turbomind").removesuffix("-hf")
@@ -153,6 +167,20 @@ def table_tasks(table: str) -> list[str]:
     """The task names that have a value somewhere in a reported table."""
     table = table_name(table)
     candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **OPENCOMPASS_CHAT_ROWS, **CHAT_COLUMNS,
+    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **OPENCOMPASS_BASE_ROWS, **CHAT_COLUMNS,
                   **CARD_ROWS}
     return [task for task in candidates
             if any(TABLES[table](model, task) is not None for model in table_models(table))]
+
+
+def missing_rows(table: str, tasks: list[str]) -> list[str]:
+    """Rows of an OpenCompass table that none of ``tasks`` fills (``"bbh (no run)"``), and those
+    that cannot be reproduced here even when a task stands in for them, with the reason."""
+    table = table_name(table)
+    if table not in OPENCOMPASS_TABLES:
+        return []
+    filled = {_row_map(table).get(t.split("/")[0]) for t in tasks}
+    reasons = {row: OPENCOMPASS_UNREPRODUCIBLE.get(row, "no run")
+               for row in (r["dataset"] for r in _rows(table))
+               if row not in filled or row in OPENCOMPASS_UNREPRODUCIBLE}
+    return [f"{row} ({why})" for row, why in reasons.items()]

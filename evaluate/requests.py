@@ -99,10 +99,15 @@ class GenerateRequest:
 
 @dataclass(frozen=True)
 class SequenceNLLRequest:
-    """Negative log-likelihood of every token of ``text`` (or ``token_ids``) after the first."""
+    """Negative log-likelihood of every token of ``text`` (or ``token_ids``) after the first.
+
+    The response is ``{"nll": total, "num_tokens": n - 1}``; with ``per_token=True`` it also has
+    ``"nlls"``, the n - 1 values of tokens 2..n in order.
+    """
 
     text: str | None = None
     token_ids: tuple[int, ...] | None = None
+    per_token: bool = False
     kind: str = field(default="sequence_nll", init=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +130,7 @@ _OMIT_AT_DEFAULT = {
     "generate": {"temperature": 0.0, "top_p": 1.0, "seed": 0, "repetition_penalty": 1.0,
                  **_CHAT_DEFAULTS},
     "loglikelihood": _CHAT_DEFAULTS,
+    "sequence_nll": {"per_token": False},
 }
 
 

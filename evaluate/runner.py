@@ -16,6 +16,7 @@ A run lives in its own folder ``OUTPUT/<model>/<task>/``:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -46,6 +47,7 @@ from evaluate.records import (
     read_json,
     read_plan,
     read_responses,
+    redact_requests,
     run_dir_for,
     write_json,
     write_plan,
@@ -68,6 +70,8 @@ class RunOptions:
     seed: int = 1234
     progress: bool = True
     use_cache: bool = True  # the shared request cache (evaluate.cache); --no-cache turns it off
+    # Write a private task's prompt text into plan.jsonl after all (--store-private-text).
+    store_private_text: bool = False
 
 
 def select_subset(docs: list[Doc], limit: int | None, seed: int) -> list[Doc]:
@@ -240,6 +244,21 @@ def score(
     ]
 
 
+def _stored(task: Task, records: list[PlanRecord]) -> list[PlanRecord]:
+    """The plan records as written: prompt text hashed for a task whose data is private."""
+    if not task.private_text:
+        return records
+    return [dataclasses.replace(r, requests=redact_requests(r.requests)) for r in records]
+
+
+def _stored_samples(task: Task, samples: list[SampleRecord]) -> list[SampleRecord]:
+    """The sample records as written: no prompt, prompt text hashed, for a private task."""
+    if not task.private_text:
+        return samples
+    return [dataclasses.replace(s, prompt=None, requests=redact_requests(s.requests))
+            for s in samples]
+
+
 def _prompt_text(spec: dict[str, Any]) -> str | None:
     return spec.get("context", spec.get("text"))
 
@@ -280,7 +299,7 @@ def run_task(
     chat = renderer_for(backend) if task.chat else None
     records = plan(task, data, options, chat)
     if current.main:
-        write_plan(run_dir, records)
+        write_plan(run_dir, records if options.store_private_text else _stored(task, records))
     tokens_before = (backend.tokens_in, backend.tokens_out)
     responses: dict[str, Response] = {}
     error: BaseException | None = None
@@ -329,7 +348,8 @@ def _write_run(
 ) -> dict[str, Any]:
     """Score and write ``samples.jsonl`` and ``results.json``; returns the results."""
     samples = score(task, records, responses)
-    write_samples(run_dir, samples)
+    write_samples(run_dir, samples if options.store_private_text
+                  else _stored_samples(task, samples))
     results = build_results(task, samples, len(records))
     results.update({
         "run_dir": str(run_dir),
@@ -402,7 +422,7 @@ def rescore(run_dir: Path) -> dict[str, Any]:
     task = get_task(old["task"])
     records = read_plan(run_dir)
     samples = score(task, records, read_responses(run_dir / RESPONSES))
-    write_samples(run_dir, samples)
+    write_samples(run_dir, _stored_samples(task, samples))
     results = {**old, **build_results(task, samples, len(records))}
     results["rescored_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if old.get("protocol", {}).get("hash") != task.protocol_hash():

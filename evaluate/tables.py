@@ -20,7 +20,14 @@ from typing import Any
 
 from evaluate.errors import EvaluateError
 from evaluate.records import load_results as load_results  # re-exported for callers of tables
-from evaluate.reported import lookup, lookup_in, table_models, table_name, table_tasks
+from evaluate.reported import (
+    lookup,
+    lookup_in,
+    missing_rows,
+    table_models,
+    table_name,
+    table_tasks,
+)
 
 
 def score_rows(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,6 +187,9 @@ def pivot_markdown(table: Pivot) -> str:
     notes = []
     if table.reported_table:
         notes.append(f"reported: {table.reported_table}")
+        missing = missing_rows(table.reported_table, table.tasks)
+        if missing:
+            notes.append("reported rows not shown: " + "; ".join(missing))
     if table.any_hash_differs:
         hashes = sorted({f"{t}: {c} has protocol {cell.protocol}"
                          for (t, c), cell in table.cells.items() if cell.hash_differs})

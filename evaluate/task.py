@@ -92,6 +92,8 @@ class Aggregation:
       averaged the same way as the headline.
     - ``per_group``: also report every single group (every subject).
     - ``transform="exp"``: report ``exp`` of the weighted mean (perplexity from mean NLL).
+    - ``group_weights``: a macro average weighted per group (``sum(w * mean) / sum(w)``;
+      OpenCompass's weighted summaries); groups not named weigh 1.
     """
 
     metric: str = "accuracy"
@@ -101,6 +103,7 @@ class Aggregation:
     per_group: bool = False
     transform: str | None = None
     scale: float = 100.0  # accuracies are reported in percent
+    group_weights: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.average not in ("micro", "macro"):
@@ -168,6 +171,9 @@ class Task:
     # A chat task: its requests carry conversations, rendered with the run's chat template at
     # plan time (evaluate.chat_templates); the template must exist before any work starts.
     chat: bool = False
+    # The data must not be written in plain text (GPQA): plan and sample records keep each
+    # request's hash and a sha256 of its prompt instead of the prompt (records.redact_requests).
+    private_text: bool = False
 
     def score_all(self, samples: list[ScoreInput], responses: list[list[Response]]
                   ) -> list[Scored]:
@@ -222,7 +228,7 @@ class Task:
             "version": self.version,
             "shots": self.shots,
             "params": _jsonable(params),
-            "aggregation": _jsonable(asdict(self.aggregation)),
+            "aggregation": _jsonable(_aggregation_dict(self.aggregation)),
             "code": {
                 "load": _code_fingerprint(self.load),
                 "build": _code_fingerprint(self.build),
@@ -235,6 +241,14 @@ class Task:
         """Short hash of :meth:`protocol`: prompts, shots, generation, extraction, aggregation."""
         blob = json.dumps(self.protocol(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _aggregation_dict(aggregation: Aggregation) -> dict[str, Any]:
+    """The aggregation's fields; ``group_weights`` only when set (older hashes unchanged)."""
+    data = asdict(aggregation)
+    if not data["group_weights"]:
+        del data["group_weights"]
+    return data
 
 
 def _normal(name: str) -> str:

@@ -25,7 +25,9 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencompass", "cmmlu",
                "cmmlu:opencompass",
                "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "long_ppl",
-               "math", "math:opencompass", "mbpp", "mbpp:opencompass", "bbh", "bbh:opencompass"}
+               "math", "math:opencompass", "mbpp", "mbpp:opencompass", "bbh", "bbh:opencompass",
+               "gaokao:opencompass", "triviaqa:opencompass", "nq:opencompass", "race:opencompass",
+               "winogrande:opencompass", "hellaswag:opencompass", "gpqa:opencompass"}
 KNOWN_TASKS |= {"humaneval:evalplus-instruct", "mbpp:evalplus-instruct"}  # chat tasks
 KNOWN_TASKS |= {"mmlu:qwen-chat", "ceval:qwen-chat", "gsm8k:qwen-chat", "gsm8k:qwen-chat-4shot",
                 "humaneval:qwen-chat", "mmlu:opencompass-chat", "cmmlu:opencompass-chat",

@@ -123,3 +123,14 @@ def test_cli_table_plot(tmp_path, capsys):
     assert main(["table", str(tmp_path / "r"), "--reported", "qwen_base", "--plot", str(png)]) == 0
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_reported_rows_not_shown_are_named():
+    from evaluate.reported import missing_rows
+
+    rows = missing_rows("opencompass_qwen1.5_base", ["mmlu:opencompass", "gpqa:opencompass",
+                                                     "ceval:opencompass"])
+    assert "mmlu (no run)" not in rows and not any(r.startswith("GPQA") for r in rows)
+    assert "bbh (no run)" in rows
+    assert any(r.startswith("ceval-test (C-Eval's test answers are private") for r in rows)
+    assert missing_rows("qwen_base", ["mmlu"]) == []

@@ -521,9 +521,11 @@ class HFBackend(BatchingBackend):
     # ---- request kind 3: whole-sequence NLL ------------------------------------------------
     @torch.inference_mode()
     def _sequence_nll_batch(self, items: list[Tokenized]) -> list[Response]:
-        return self._sequence_nll([item.context for item in items])
+        per_token = [bool(getattr(item.request, "per_token", False)) for item in items]
+        return self._sequence_nll([item.context for item in items], per_token)
 
-    def _sequence_nll(self, seqs: list[list[int]]) -> list[Response]:
+    def _sequence_nll(self, seqs: list[list[int]], per_token: list[bool] | None = None
+                      ) -> list[Response]:
         width = max(len(s) for s in seqs)
         ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
@@ -540,6 +542,7 @@ class HFBackend(BatchingBackend):
                 hidden = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
                 head = None
         total = torch.zeros(len(seqs), dtype=torch.float64, device=self.device)
+        values: list[torch.Tensor] = []  # per-position NLLs, kept when a row asks for them
         for start in range(0, width - 1, NLL_CHUNK_TOKENS):
             stop = min(width - 1, start + NLL_CHUNK_TOKENS)
             chunk = hidden[:, start:stop]
@@ -551,10 +554,18 @@ class HFBackend(BatchingBackend):
             nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                   reduction="none").view(targets.shape)
             total += (nll * valid).double().sum(dim=1).to(total.device)
-        return [
+            if per_token and any(per_token):
+                values.append(nll.double().cpu())
+        out: list[Response] = [
             {"nll": float(total[row]), "num_tokens": max(len(seq) - 1, 0)}
             for row, seq in enumerate(seqs)
         ]
+        if values:
+            every = torch.cat(values, dim=1)
+            for row, seq in enumerate(seqs):
+                if per_token and per_token[row]:
+                    out[row]["nlls"] = every[row, : max(len(seq) - 1, 0)].tolist()
+        return out
 
 
 def penalize_repetition(logits: torch.Tensor, seen: list[int], penalty: float) -> torch.Tensor:

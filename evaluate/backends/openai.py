@@ -472,7 +472,11 @@ class OpenAIBackend(TokenizingBackend):
 
     def _sequence_nll(self, item: Tokenized) -> Response:
         values = self.prompt_logprobs(item.context)
-        return {"nll": -sum(values[1:]), "num_tokens": max(len(item.context) - 1, 0)}
+        response: Response = {"nll": -sum(values[1:]),
+                              "num_tokens": max(len(item.context) - 1, 0)}
+        if getattr(item.request, "per_token", False):
+            response["nlls"] = [-v for v in values[1:]]
+        return response
 
     def prompt_logprobs(self, ids: list[int]) -> list[float]:
         """log p(token_i | tokens before it) for every prompt token (0.0 for the first).

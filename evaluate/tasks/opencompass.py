@@ -29,6 +29,8 @@ rules (as of OC@2954913d, the code that produced the Qwen1.5 tables) instead of 
 from __future__ import annotations
 
 import csv
+import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +152,14 @@ def read_csv(path: Path) -> list[list[str]]:
         raise MalformedDataError(f"{path}: cannot be read as CSV ({exc})") from None
 
 
+def read_csv_bytes(raw: bytes, where: str) -> list[list[str]]:
+    """:func:`read_csv` on a file's bytes held in memory (e.g. read from an archive)."""
+    try:
+        return list(csv.reader(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise MalformedDataError(f"{where}: cannot be read as CSV ({exc})") from None
+
+
 def base_output(text: str, stops: Sequence[str]) -> str:
     """A base model's decoded output: special tokens dropped, then cut at each stop string."""
     for token in SPECIAL_TOKENS:
@@ -157,3 +167,12 @@ def base_output(text: str, stops: Sequence[str]) -> str:
     for stop in stops:
         text = text.split(stop)[0]
     return text
+
+
+def general_postprocess(text: str) -> str:
+    """``general_postprocess`` (A4): cut at the first ``\\n``, ``.`` or ``,``; drop punctuation
+    (``[^\\w\\s]``) and the words a/an/the; collapse whitespace; strip."""
+    text = re.split(r"[\n.,]", text, maxsplit=1)[0]
+    text = re.sub(r"[^\w\s]", "", text)
+    text = re.sub(r"\b(a|an|the)\b", "", text, flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", text).strip()

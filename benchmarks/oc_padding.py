@@ -1,0 +1,86 @@
+"""How far OpenCompass's batch-of-8 perplexity scores are from the batch-independent ones.
+
+OpenCompass's ``PPLInferencer`` scored each label's candidate prompts in left-padded batches of 8
+consecutive rows (PROTOCOLS_MORE.md A1): the pad token is ignored as a label, so a padded row
+also counts the loss of its first real token predicted from the last pad position, position ids
+are not corrected for the padding, and the sum is divided by the row's non-pad token count. The
+``*:opencompass`` tasks compute each candidate alone. This script takes the first ``--rows`` rows
+of a task (whole batches of 8, dataset order), computes both values for every candidate, and
+prints how many predictions differ, the accuracy of each and the mean absolute difference.
+
+    EVALUATE_DATA_DIR=../shared/data python benchmarks/oc_padding.py --task race:opencompass
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+from evaluate.data import DataDir
+from evaluate.evaluation import ModelSpec, load_backend
+from evaluate.registry import get_task
+
+SPACED = (" A", " B", " C", " D")
+ENDINGS = {"race:opencompass": SPACED, "gpqa:opencompass": SPACED,
+           "hellaswag:opencompass": ("A", "B", "C", "D")}
+
+
+@torch.inference_mode()
+def batch_values(model, tokenizer, texts: list[str], pad: int) -> list[float]:
+    """OpenCompass's ``get_ppl`` on one left-padded batch: sum CE over non-pad labels / non-pad."""
+    rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r):] = torch.tensor(r)
+        mask[i, width - len(r):] = 1
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
+                           reduction="none", ignore_index=pad).view(len(rows), -1)
+    lens = (ids != pad).sum(-1)
+    return (loss.sum(-1) / lens).tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="race:opencompass", choices=sorted(ENDINGS))
+    parser.add_argument("--rows", type=int, default=16, help="a multiple of 8")
+    parser.add_argument("--model", default="embedded")
+    args = parser.parse_args()
+    backend = load_backend(ModelSpec(args.model))
+    model, tokenizer, pad = backend.model, backend.tokenizer, backend.pad_id
+    docs = get_task(args.task).load(DataDir(os.environ.get("EVALUATE_DATA_DIR")))[: args.rows]
+    endings = ENDINGS[args.task]
+    start = time.time()
+    alone, padded = [], []
+    for first in range(0, len(docs), 8):
+        group = docs[first:first + 8]
+        per_label_alone = [[batch_values(model, tokenizer, [d.data["prompt"] + e], pad)[0]
+                            for d in group] for e in endings]
+        per_label_padded = [batch_values(model, tokenizer, [d.data["prompt"] + e for d in group],
+                                         pad) for e in endings]
+        alone += list(zip(*per_label_alone, strict=True))
+        padded += list(zip(*per_label_padded, strict=True))
+    letters = "ABCD"
+    pick = [letters[min(range(4), key=v.__getitem__)] for v in alone]
+    pick8 = [letters[min(range(4), key=v.__getitem__)] for v in padded]
+    gold = [d.target for d in docs]
+    diffs = [abs(a - b) for va, vb in zip(alone, padded, strict=True)
+             for a, b in zip(va, vb, strict=True)]
+    print(json.dumps({
+        "task": args.task, "rows": len(docs), "pad_id": pad,
+        "predictions_differ": sum(a != b for a, b in zip(pick, pick8, strict=True)),
+        "accuracy_alone": 100 * sum(p == g for p, g in zip(pick, gold, strict=True)) / len(docs),
+        "accuracy_batch8": 100 * sum(p == g for p, g in zip(pick8, gold, strict=True)) / len(docs),
+        "mean_abs_diff": sum(diffs) / len(diffs), "max_abs_diff": max(diffs),
+        "seconds": round(time.time() - start, 1)}))
+
+
+if __name__ == "__main__":
+    main()
