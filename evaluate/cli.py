@@ -275,7 +275,7 @@ def command_score_completions(argv: list[str]) -> int:
         records = score_completion_rows(task, rows, data, str(source))
         results = build_results(task, records, len(records))
         headline = results["metrics"].get(results["headline"])
-        summary = f"{results['headline']} {headline:.2f}" if headline is not None else ""
+        summary = (f"{results['headline']} {headline['value']:.2f}" if headline else "")
     run_dir = run_dir_for(check_output_dir(args.output) / "completions", source.stem, task.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_samples(run_dir, records)

@@ -14,30 +14,30 @@ from pathlib import Path
 from typing import Any
 
 CHUNK = 50
-PER_ITEM_S = 12.0  # the in-program guard is 10 CPU seconds per reply
+GUARD_S = 10.0  # CPU seconds one reply may take in the program (OpenCompass had no limit)
 STARTUP_S = 20.0  # interpreter, SymPy and the LaTeX parser
 OUTPUT_BYTES = 4 * 1024 * 1024
 _SOURCE = Path(__file__).with_name("theoremqa_answer.py")
 
 
-def program(items: list[dict[str, Any]], whole_words: bool) -> str:
+def program(items: list[dict[str, Any]], whole_words: bool, guard_s: float = GUARD_S) -> str:
     """The sandbox program that scores ``items`` (``text``, ``answer``, ``answer_type``)."""
     payload = json.dumps(items, ensure_ascii=True)
     return (_SOURCE.read_text(encoding="utf-8")
-            + f"\n\nscore_items(json.loads({payload!r}), whole_words={whole_words!r})\n")
+            + f"\n\nscore_items(json.loads({payload!r}), {whole_words!r}, {guard_s!r})\n")
 
 
-def score_in_sandbox(items: list[dict[str, Any]], whole_words: bool = False
-                     ) -> tuple[list[dict[str, Any]], str | None]:
+def score_in_sandbox(items: list[dict[str, Any]], whole_words: bool = False,
+                     guard_s: float = GUARD_S) -> tuple[list[dict[str, Any]], str | None]:
     """One verdict (``pred``, ``correct``, ``status``) per item, and the LaTeX parser used."""
     from evaluate.sandbox import Limits, run_programs
 
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
 
     def run(groups: list[list[dict[str, Any]]]) -> list[Any]:
-        limit = Limits(timeout_s=STARTUP_S + PER_ITEM_S * max(len(g) for g in groups),
+        limit = Limits(timeout_s=STARTUP_S + (guard_s + 2) * max(len(g) for g in groups),
                        memory_mb=2048, output_bytes=OUTPUT_BYTES)
-        return run_programs([program(g, whole_words) for g in groups], limit,
+        return run_programs([program(g, whole_words, guard_s) for g in groups], limit,
                             progress=len(groups) > 1)
 
     verdicts: list[dict[str, Any]] = []
