@@ -15,13 +15,15 @@ the test set of each language (576 + 576). Greedy, 512 new tokens, no stop strin
 Scoring: ``LCEvaluator._process_answer`` (:func:`~evaluate.scoring.opencompass_code.lcbench_answer`,
 no ``eval``), program = code + ``"\\n"`` + the joined tests, run in the sandbox with a 3 s limit.
 ``LCPassKEvaluator`` groups by ``Contest id``: pass@1 per contest id, then the mean; the row is
-the mean of ``lcbench_en`` and ``lcbench_cn``. Here the headline is the mean over the groups
-``<lang>/<Contest id>`` of both languages (the same number when both languages have the same
-contests, as the full data does); ``task_extra`` gives each language's own grouped mean.
+the mean of ``lcbench_en`` and ``lcbench_cn``. Here each sample weighs
+``1 / (rows of its contest id) / (contest ids of its language)`` (counted over the whole data),
+so the weighted mean is exactly that row (en has 575 contest ids, cn 576); ``task_extra`` gives
+each language's own grouped mean, recomputed from the samples scored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -56,6 +58,15 @@ def loader_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def load(data: DataDir) -> list[Doc]:
+    docs = _docs(data)
+    rows = Counter(d.meta["contest"] for d in docs)
+    groups = Counter(contest.split("/", 1)[0] for contest in rows)
+    for doc in docs:
+        doc.meta["weight"] = 1 / rows[doc.meta["contest"]] / groups[doc.meta["lang"]]
+    return docs
+
+
+def _docs(data: DataDir) -> list[Doc]:
     docs = []
     for lang, path in FILES.items():
         for number, raw in enumerate(data.read_jsonl(path), 1):
@@ -84,7 +95,9 @@ def score_programs(samples: list[ScoreInput], responses: list[list[Response]]) -
     codes = [lcbench_answer(base_output(r[0]["text"], ())) for r in responses]
     programs = [program(code, s.reference["tests"])
                 for code, s in zip(codes, samples, strict=True)]
-    return program_verdicts(codes, programs, TIMEOUT_S)
+    verdicts = program_verdicts(codes, programs, TIMEOUT_S)
+    return [dataclasses.replace(v, weight=s.meta["weight"])
+            for v, s in zip(verdicts, samples, strict=True)]
 
 
 def score(sample: ScoreInput, responses: list[Response]) -> Scored:
@@ -119,7 +132,7 @@ register(Task(
     build=build,
     score=score,
     score_many=score_programs,
-    aggregation=Aggregation(metric="pass@1", average="macro", by="contest"),
+    aggregation=Aggregation(metric="pass@1"),  # weighted: see the module docstring
     params={"rounds_en": EN, "rounds_cn": CN, "max_new_tokens": MAX_NEW_TOKENS, "stops": (),
             "timeout_s": TIMEOUT_S, "decoding": "greedy", "first_test_row": FIRST_TEST_ROW,
             "program": "code+\\n+tests"},
