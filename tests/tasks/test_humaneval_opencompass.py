@@ -66,3 +66,9 @@ def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_pat
         assert sample["extracted"] == humaneval_opencompass.completion_of(sample["responses"][0])
     assert results["metrics"]["pass@1"]["value"] == pytest.approx(
         100 * sum(s["score"] for s in samples) / 2)
+
+
+def test_reported_rows():
+    from evaluate.reported import lookup_in
+
+    assert lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-7B", "humaneval:opencompass") == 53.05

@@ -105,3 +105,9 @@ def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_pat
     assert results["metrics"]["pass@1"]["value"] == pytest.approx(
         100 * sum(s["score"] * s["weight"] for s in samples) / sum(s["weight"] for s in samples))
     assert "uncertain" in get_task("lcbench:opencompass").metric_note
+
+
+def test_reported_rows():
+    from evaluate.reported import lookup_in
+
+    assert lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-72B", "lcbench:opencompass") == 15.29

@@ -69,3 +69,10 @@ def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_pat
             100 * sum(s["score"] for s in samples) / 2)
         assert all(s["responses"][0]["num_tokens"] <= 8 for s in samples)
         assert set(results["task_extra"]["status_counts"]) == {"ok"}
+
+
+def test_reported_rows():
+    from evaluate.reported import lookup_in
+
+    assert lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-7B", "theoremqa:opencompass") == 4.25
+    assert lookup_in("opencompass_qwen_base", "Qwen/Qwen-7B", "theoremqa:opencompass") == 15.0
