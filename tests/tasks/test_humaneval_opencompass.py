@@ -71,4 +71,5 @@ def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_pat
 def test_reported_rows():
     from evaluate.reported import lookup_in
 
-    assert lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-7B", "humaneval:opencompass") == 53.05
+    row = lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-7B", "humaneval:opencompass")
+    assert row == 53.05
