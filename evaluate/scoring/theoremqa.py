@@ -9,6 +9,7 @@ one hostile reply costs only itself (it scores wrong, status ``"sandbox: <status
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,11 @@ GUARD_S = 10.0  # CPU seconds one reply may take in the program (OpenCompass had
 STARTUP_S = 20.0  # interpreter, SymPy and the LaTeX parser
 OUTPUT_BYTES = 4 * 1024 * 1024
 _SOURCE = Path(__file__).with_name("theoremqa_answer.py")
+
+
+def rules_fingerprint() -> str:
+    """sha256 of the rules' source (the sandboxed program), for the task's protocol hash."""
+    return hashlib.sha256(_SOURCE.read_bytes()).hexdigest()[:16]
 
 
 def program(items: list[dict[str, Any]], whole_words: bool, guard_s: float = GUARD_S) -> str:

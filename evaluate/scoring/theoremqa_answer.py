@@ -28,7 +28,7 @@ OPTIONS = ("(a)", "(b)", "(c)", "(d)", "(e)", "(f)")
 NUMBER_NAMES = {name: getattr(math, name)
                 for name in ("sqrt", "sin", "cos", "log", "pi", "factorial", "exp", "e")}
 NUMBER_NAMES.update(math=math, E=2.718)  # number_utils.py's module globals
-_PARSER = []
+_PARSER: list = []  # [(name, parse function)], filled on first use
 
 
 def latex2sympy(text):

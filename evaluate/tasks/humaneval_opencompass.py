@@ -46,7 +46,7 @@ def completion_of(response: Response) -> str:
 
 def score_programs(docs: list[ScoreInput], responses: list[list[Response]]) -> list[Scored]:
     """Every sample's program in the sandbox, in parallel."""
-    completions = [completion_of(r[0]) for r in responses]
+    completions = [humaneval_postprocess_v2(base_output(r[0]["text"], ())) for r in responses]
     programs = [humaneval.program(humaneval.harness_of(doc), c)
                 for doc, c in zip(docs, completions, strict=True)]
     return program_verdicts(completions, programs, TIMEOUT_S)

@@ -26,7 +26,7 @@ from evaluate.data import DataDir, require_fields
 from evaluate.errors import MalformedDataError
 from evaluate.registry import register
 from evaluate.requests import GenerateRequest, Response
-from evaluate.scoring.theoremqa import score_in_sandbox
+from evaluate.scoring.theoremqa import rules_fingerprint, score_in_sandbox
 from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 from evaluate.tasks.opencompass import Turn, base_output, fill_items, gen_row, render
 from evaluate.tasks.theoremqa_prompts import SHOTS
@@ -117,7 +117,8 @@ OPENCOMPASS = register(Task(
     aggregation=Aggregation(metric="score"),
     params={"stops": STOPS, "max_new_tokens": MAX_NEW_TOKENS, "decoding": "greedy",
             "instruction": INSTRUCTION, "question": QUESTION, "shots": SHOTS,
-            "float_tolerance": 0.04, "extract_time_limit_s": 1},
+            "float_tolerance": 0.04, "extract_time_limit_s": 1,
+            "answer_rules_sha256": rules_fingerprint()},
     metric_note="greedy; answer rules eval model text in the sandbox; SymPy's LaTeX parser "
                 "stands in for latex2sympy2 when that is absent",
     results_extra=run_facts,
