@@ -89,7 +89,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from long_context import PRESETS, build_model  # noqa: E402
 
-from evaluate.backends.hf import HFBackend, _config_hash  # noqa: E402
+from evaluate.backends.hf import HFBackend  # noqa: E402
+from evaluate.backends.identity import config_hash  # noqa: E402
 from evaluate.cli import parse_batch_size  # noqa: E402
 from evaluate.data import DataDir  # noqa: E402
 from evaluate.registry import get_task  # noqa: E402
@@ -371,7 +372,7 @@ def make_backend(args: argparse.Namespace, dtype: torch.dtype) -> tuple[HFBacken
         "model": f"random-{args.preset}", "revision": None,
         "dtype": str(dtype).removeprefix("torch."), "device": args.device,
         "trust_remote_code": False, "architecture": type(model).__name__,
-        "config_sha256": _config_hash(model.config), "weights": f"random, seed {args.seed}",
+        "config_sha256": config_hash(model.config), "weights": f"random, seed {args.seed}",
     }
     backend = HFBackend(model, tokenizer, batch_size=args.batch_size, identity=identity)
     # Fixed generation length: no row may end at an end-of-sequence token (see the docstring).

@@ -54,6 +54,9 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--revision", help="hub revision (branch, tag or commit)")
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="run the checkpoint's own modeling code (original Qwen checkpoints)")
+    parser.add_argument("--chat-template", metavar="NAME|FILE",
+                        help="chat tasks: a built-in template (chatml, qwen) or a Jinja file "
+                             "instead of the checkpoint's own; part of the model identity")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-cache", action="store_true",
@@ -157,7 +160,8 @@ def list_tasks() -> str:
     for name, task in all_tasks().items():
         metric = task.aggregation.metric + (f" ({task.metric_note})" if task.metric_note else "")
         lines.append(f"{name}\n  {task.description}\n  protocol: {task.provenance}\n"
-                     f"  shots: {task.shots}   metric: {metric}   "
+                     f"  shots: {task.shots}{' (chat template)' if task.chat else ''}   "
+                     f"metric: {metric}   "
                      f"hash: {task.protocol_hash()}\n  data: {', '.join(task.data_files)}")
         if task.subjects:
             groups = ", ".join(task.aggregation.categories)
@@ -187,7 +191,7 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
                      batch_size=batch_size,
                      options=_context_options(args),
                      backend=args.backend, device_map=args.device_map,
-                     max_memory=args.max_memory,
+                     max_memory=args.max_memory, chat_template=args.chat_template,
                      server=_server_options(args))
     names = [name.strip() for name in args.task.split(",") if name.strip()]
     results = evaluate_model(spec, names, data_dir=args.data_dir, output=args.output,

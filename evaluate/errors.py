@@ -7,6 +7,12 @@ class EvaluateError(Exception):
     """Base class: the message is the whole story, printed as one line."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class UnknownTaskError(EvaluateError):
     """A task name that is not registered."""
 

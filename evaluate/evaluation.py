@@ -46,6 +46,9 @@ class ModelSpec:
     max_memory: str | None = None  # with device_map: "0=70GiB,1=70GiB,cpu=200GiB"
     # openai backend: base_url, api_key_env, concurrency, tokenizer, timeout, top_logprobs
     server: dict[str, Any] = field(default_factory=dict)
+    # Chat tasks: a built-in template name (chatml, qwen) or a Jinja file instead of the
+    # checkpoint's own template (evaluate/chat_templates.py); part of the model identity.
+    chat_template: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.options, Mapping):  # option names, e.g. {"dynamic_ntk": True}
@@ -69,12 +72,13 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
     Under ``torchrun``/``accelerate launch`` each rank's model goes to ``cuda:LOCAL_RANK`` (or
     the CPU); see :mod:`evaluate.distributed`.
     """
-    from evaluate.backends.hf import HFBackend, describe
+    from evaluate.backends.hf import HFBackend
+    from evaluate.backends.identity import describe
     from evaluate.backends.lazy import LazyBackend
     from evaluate.distributed import rank_device
 
     if spec.backend == "openai":
-        return _openai_backend(spec)
+        return _attach_chat(spec, _openai_backend(spec))
     if spec.backend != "transformers":
         from evaluate.errors import EvaluateError
 
@@ -117,11 +121,56 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
         _apply_context(spec, backend)
         return backend
 
+    if spec.chat_template:
+        identity["chat_template"] = _template_identity(spec.chat_template)
     if lazy:
         wrapper.append(LazyBackend(identity, factory, HFBackend.name, batch_size, spec.label))
-        return wrapper[0]
+        return _attach_chat(spec, wrapper[0], path)
     print(f"loading {spec.label} ...", file=sys.stderr)
-    return factory()
+    return _attach_chat(spec, factory(), path)
+
+
+def _template_identity(name_or_file: str) -> str:
+    from evaluate.chat_templates import template_identity
+
+    return template_identity(name_or_file)
+
+
+def _attach_chat(spec: ModelSpec, backend: Any, path: str | None = None) -> Any:
+    """Give ``backend`` the chat renderer of ``spec``: its tokenizer loads alone, on first use
+    (a chat task plans without the weights), and the checkpoint's generation config is read."""
+    from evaluate.chat_templates import ChatRenderer, read_generation_config
+
+    if spec.backend == "openai":
+        name = spec.server.get("tokenizer")
+        if spec.chat_template:
+            backend._identity["chat_template"] = _template_identity(spec.chat_template)
+        backend.chat_renderer = ChatRenderer(
+            override=spec.chat_template, label=spec.model,
+            load_tokenizer=lambda: backend.tokenizer if name else None,
+            generation_config=read_generation_config(name, spec.revision) if name else None)
+        return backend
+
+    def load_tokenizer() -> Any:
+        loaded = getattr(backend, "_backend", None) or backend
+        if getattr(loaded, "tokenizer", None) is not None:
+            return loaded.tokenizer
+        from transformers import AutoTokenizer
+
+        from evaluate.backends.identity import model_source
+
+        embedded = is_embedded(spec.model)
+        source = str(converted_dir()) if embedded and converted_ready() else str(path)
+        folder, kwargs = model_source(source, spec.revision, spec.trust_remote_code)
+        return AutoTokenizer.from_pretrained(folder, **kwargs)
+
+    config_source = spec.model  # the embedded GGUF: its dequantised copy, once there is one
+    if is_embedded(spec.model):
+        config_source = str(converted_dir()) if converted_ready() else str(path)
+    backend.chat_renderer = ChatRenderer(
+        override=spec.chat_template, label=spec.model_label, load_tokenizer=load_tokenizer,
+        generation_config=read_generation_config(config_source, spec.revision))
+    return backend
 
 
 def parse_max_memory(text: str) -> dict[int | str, str]:
@@ -227,6 +276,10 @@ def evaluate_model(
 
         torch.manual_seed(seed)
         backend = load_backend(spec, lazy=True)
+    if any(task.chat for task in tasks):  # no template: one line, before any work
+        from evaluate.chat_templates import renderer_for
+
+        renderer_for(backend).check()
     options = RunOptions(limit=limit, seed=seed, progress=progress, use_cache=use_cache)
     results = []
     for task in tasks:

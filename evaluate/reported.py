@@ -28,8 +28,9 @@ QWEN_TABLE = {"mmlu": "mmlu", "ceval": "ceval", "gsm8k": "gsm8k", "humaneval": "
               "cmmlu": "cmmlu", "math": "math", "mbpp": "mbpp", "bbh": "bbh"}
 OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test",
                     "cmmlu:opencompass": "cmmlu", "gsm8k:opencompass": "gsm8k",
-                    "humaneval:opencompass": "humaneval", "theoremqa:opencompass": "TheoremQA",
-                    "lcbench:opencompass": "lcbench"}
+                    "humaneval:opencompass": "humaneval", "math:opencompass": "math",
+                    "mbpp:opencompass": "mbpp", "bbh:opencompass": "bbh",
+                    "theoremqa:opencompass": "TheoremQA", "lcbench:opencompass": "lcbench"}
 # Qwen's chat table (technical report Table 5): the few-shot columns are the base-model protocols
 # run on the chat checkpoints. The 0-shot columns used chat-template prompts (no task here).
 CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot"}

@@ -14,6 +14,11 @@ backend answers them. Nothing here is task-specific.
 3. :class:`SequenceNLLRequest` -- the token-level negative log-likelihood of a whole text (or of
    given token ids, so a window of exactly L tokens stays exactly L tokens).
 
+A chat task sets ``chat`` (a :class:`~evaluate.chat.Conversation`) on a generation or
+log-likelihood request and leaves ``context`` empty; the runner renders the conversation with the
+run's chat template into ``context`` before hashing (and, where the template's own tokenisation
+differs from tokenising that text, records the exact ids in ``context_ids``).
+
 Every request has a stable content hash (:func:`request_hash`), used as its key in per-sample
 records, response files and caches.
 """
@@ -25,6 +30,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from evaluate.chat import Conversation
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,10 @@ class LoglikelihoodRequest:
     # Also return the negative log-likelihood of the context's own tokens (after its first).
     score_context: bool = False
     kind: str = field(default="loglikelihood", init=False)
+    # A chat prompt, rendered into ``context`` at plan time (see the module docstring).
+    chat: Conversation | None = None
+    # Exact prompt token ids where they differ from tokenising ``context`` (set when rendering).
+    context_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,8 +78,15 @@ class GenerateRequest:
     top_p: float = 1.0
     seed: int = 0
     kind: str = field(default="generate", init=False)
+    chat: Conversation | None = None
+    context_ids: tuple[int, ...] | None = None
+    # HF-style repetition penalty over prompt and generated tokens (1.0: none). None asks for the
+    # checkpoint's generation_config value; the runner resolves it when rendering the plan.
+    repetition_penalty: float | None = 1.0
 
     def __post_init__(self) -> None:
+        if self.repetition_penalty is not None and self.repetition_penalty <= 0:
+            raise ValueError(f"repetition_penalty must be > 0, not {self.repetition_penalty}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0, not {self.temperature}")
         if not 0 < self.top_p <= 1:
@@ -102,16 +120,23 @@ _KINDS: dict[str, type] = {
 
 
 # Fields added after requests were first hashed: omitted while at their default (hash stability).
-_OMIT_AT_DEFAULT = {"generate": {"temperature": 0.0, "top_p": 1.0, "seed": 0}}
+_CHAT_DEFAULTS = {"chat": None, "context_ids": None}
+_OMIT_AT_DEFAULT = {
+    "generate": {"temperature": 0.0, "top_p": 1.0, "seed": 0, "repetition_penalty": 1.0,
+                 **_CHAT_DEFAULTS},
+    "loglikelihood": _CHAT_DEFAULTS,
+}
 
 
 def request_to_dict(request: Request) -> dict[str, Any]:
     """A JSON-able dict of the request (tuples become lists).
 
-    Sampling fields of a generation request that hold their defaults are left out, so a greedy
-    request's dict and hash are what they were before those fields existed.
+    Fields added later (sampling, chat, repetition penalty) are left out while they hold their
+    defaults, so a plain request's dict and hash are what they were before those fields existed.
     """
     data = dataclasses.asdict(request)
+    if data.get("chat") is not None:
+        data["chat"] = request.chat.to_dict()  # type: ignore[union-attr]
     for key, default in _OMIT_AT_DEFAULT.get(request.kind, {}).items():
         if data.get(key) == default:
             del data[key]
@@ -125,6 +150,8 @@ def request_from_dict(data: dict[str, Any]) -> Request:
     for key, value in data.items():
         if isinstance(value, list):
             data[key] = tuple(value)
+    if data.get("chat") is not None:
+        data["chat"] = Conversation.from_dict(data["chat"])
     return cls(**data)
 
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from evaluate import distributed
 from evaluate.backends.base import Backend
 from evaluate.cache import RequestCache, model_fingerprint
+from evaluate.chat_templates import ChatRenderer, renderer_for
 from evaluate.data import DataDir
 from evaluate.errors import EvaluateError
 from evaluate.metrics import aggregate
@@ -78,12 +79,23 @@ def select_subset(docs: list[Doc], limit: int | None, seed: int) -> list[Doc]:
 
 
 # ---- step 1: plan ----------------------------------------------------------------------------
-def plan(task: Task, data: DataDir, options: RunOptions) -> list[PlanRecord]:
-    """Load the task's docs and build every request: the per-sample plan records."""
+def plan(
+    task: Task, data: DataDir, options: RunOptions, chat: ChatRenderer | None = None
+) -> list[PlanRecord]:
+    """Load the task's docs and build every request: the per-sample plan records.
+
+    A chat task's conversations are rendered by ``chat`` into each request's ``context`` here,
+    so the plan (and every hash) holds the exact text the model reads.
+    """
     docs = select_subset(task.load(data), options.limit, options.seed)
     records = []
     for doc in tqdm(docs, desc=f"{task.name}: build", unit="doc", disable=not options.progress):
         requests = task.build(doc)
+        if chat is not None:
+            requests = [chat.render(r) for r in requests]
+        elif any(getattr(r, "chat", None) is not None for r in requests):
+            raise EvaluateError(f"task {task.name} builds chat requests but is not a chat task "
+                                "(Task.chat=False): nothing would render them")
         records.append(PlanRecord(
             id=doc.id, target=doc.target, meta=doc.meta,
             requests=[{"hash": request_hash(r), **request_to_dict(r)} for r in requests],
@@ -265,7 +277,8 @@ def run_task(
     }
     if current.main:
         _reset_if_changed(run_dir, key)
-    records = plan(task, data, options)
+    chat = renderer_for(backend) if task.chat else None
+    records = plan(task, data, options, chat)
     if current.main:
         write_plan(run_dir, records)
     tokens_before = (backend.tokens_in, backend.tokens_out)
@@ -296,7 +309,8 @@ def run_task(
     results: dict[str, Any] | None = None
     try:
         results = _write_run(task, records, responses, run_dir, data, backend, options, start,
-                             tokens, command, error, current)
+                             tokens, command, error, current,
+                             {"chat": chat.describe()} if chat is not None else {})
     finally:
         if current.active:  # rank 0's results for every rank (None if writing them failed)
             distributed.broadcast(results)
@@ -311,6 +325,7 @@ def _write_run(
     task: Task, records: list[PlanRecord], responses: dict[str, Response], run_dir: Path,
     data: DataDir, backend: Backend, options: RunOptions, start: float, tokens: tuple[int, int],
     command: list[str] | None, error: BaseException | None, current: distributed.World,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score and write ``samples.jsonl`` and ``results.json``; returns the results."""
     samples = score(task, records, responses)
@@ -330,6 +345,7 @@ def _write_run(
         "tokens": {"prompt": tokens[0], "generated": tokens[1]},
         "environment": environment(),
         "command": command,
+        **(extra or {}),
     })
     if error is not None:
         results["complete"] = False

@@ -182,7 +182,7 @@ def load_sweep(path: str | Path, output: str | Path | None = None,
 
 # ---- is a cell already done? -----------------------------------------------------------------
 def _resolved_dtype(spec: ModelSpec) -> str | None:
-    from evaluate.backends.hf import default_device, resolve_dtype
+    from evaluate.backends.identity import default_device, resolve_dtype
 
     try:
         return str(resolve_dtype(spec.dtype, spec.device or default_device())).removeprefix(

@@ -165,6 +165,9 @@ class Task:
     score_completions: ScoreCompletions | None = None
     subjects: Sequence[str] = ()  # values of aggregation.by a run may be limited to
     selection: Selection | None = None  # set on the Task that select() returns
+    # A chat task: its requests carry conversations, rendered with the run's chat template at
+    # plan time (evaluate.chat_templates); the template must exist before any work starts.
+    chat: bool = False
 
     def score_all(self, samples: list[ScoreInput], responses: list[list[Response]]
                   ) -> list[Scored]:

@@ -87,7 +87,7 @@ FLAKY_SCRIPT = textwrap.dedent('''
     import json, os, sys
     from pathlib import Path
 
-    from evaluate.backends.base import Backend
+    from evaluate.backends.batching import BatchingBackend
     from evaluate.data import DataDir
     from evaluate.distributed import init_from_env, world
     from evaluate.errors import EvaluateError
@@ -95,7 +95,7 @@ FLAKY_SCRIPT = textwrap.dedent('''
     from evaluate.runner import RunOptions, run_task
     from evaluate.task import Aggregation, Doc, Scored, Task
 
-    class Toy(Backend):
+    class Toy(BatchingBackend):
         name = "toy"
         def __init__(self, fail_after):
             super().__init__(batch_size=1)

@@ -24,7 +24,9 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # tasks that exist or are being built; shipped configs may name only these
 KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencompass", "cmmlu",
                "cmmlu:opencompass",
-               "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "long_ppl"}
+               "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "long_ppl",
+               "math", "math:opencompass", "mbpp", "mbpp:opencompass", "bbh", "bbh:opencompass"}
+KNOWN_TASKS |= {"humaneval:evalplus-instruct", "mbpp:evalplus-instruct"}  # chat tasks
 
 
 def _load(data: DataDir) -> list[Doc]:

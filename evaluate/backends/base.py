@@ -1,307 +1,55 @@
-"""The model interface every backend implements, with batching and length sorting done once.
+"""The backend interface: what the runner needs of a model, whatever serves it.
 
-A backend answers the three request kinds of :mod:`evaluate.requests`. Subclasses implement
-tokenisation and one method per kind that answers a *batch* of already-tokenised items; this
-base class owns everything around that: tokenising, sorting by length (longest first, so an
-out-of-memory error shows up in the first batch, and similar lengths share a batch so little
-padding is wasted), cutting batches, retrying a batch at half the size on out-of-memory when the
-batch size is ``auto``, counting tokens, and yielding each response as soon as its batch is done
-so the runner can persist it.
+A backend answers the three request kinds of :mod:`evaluate.requests` --
+:class:`~evaluate.requests.LoglikelihoodRequest`, :class:`~evaluate.requests.GenerateRequest`
+and :class:`~evaluate.requests.SequenceNLLRequest` -- through one :meth:`Backend.run`, which
+takes any mix of them and yields each response (shaped as :mod:`evaluate.requests` documents)
+as soon as it is ready, so the runner can persist it. Nothing here batches or tokenises: a
+backend may do that with :class:`evaluate.backends.batching.BatchingBackend` (local models) or
+in its own way (:mod:`evaluate.backends.openai`), and :mod:`evaluate.backends.lazy` stands in
+for one until its weights are needed.
 """
 
 from __future__ import annotations
 
-import functools
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
 
-from tqdm.auto import tqdm
-
-from evaluate.errors import EvaluateError, OutOfMemoryError
-from evaluate.requests import (
-    LoglikelihoodRequest,
-    Request,
-    Response,
-    SequenceNLLRequest,
-)
-
-AUTO_START_BATCH = {"cpu": 8, "cuda": 64}
-AUTO_MAX_BATCH = 1024
+from evaluate.requests import Request, Response
 
 
-class CandidateTokenError(EvaluateError, ValueError):
-    """A next-token candidate that is not exactly one token for this model's tokenizer.
-
-    Also a ValueError, as before, so existing handlers keep working; as an EvaluateError it
-    prints as one line. Raised while tokenising, before any model forward pass.
-    """
-
-
-@dataclass
-class Tokenized:
-    """A request with its token ids, ready for a batch method."""
-
-    index: int  # position in the caller's list
-    request: Request
-    context: list[int]  # prompt tokens (or the whole sequence for sequence_nll)
-    candidates: list[list[int]]  # loglikelihood only
-    truncated: bool = False
-
-    @property
-    def length(self) -> int:
-        longest = max((len(c) for c in self.candidates), default=0)
-        return len(self.context) + longest
-
-
-class Backend(ABC):
+@runtime_checkable
+class Backend(Protocol):
     """Answers requests; knows nothing of tasks."""
 
-    name = "base"
-
-    def __init__(self, batch_size: int | str = 1) -> None:
-        self.batch_size = batch_size
-        self.tokens_in = 0  # tokens run through the model (prompt side)
-        self.tokens_out = 0  # tokens generated
-
-    # ---- what subclasses provide -------------------------------------------------------------
-    @abstractmethod
-    def encode(self, text: str) -> list[int]:
-        """Token ids of ``text`` exactly as the protocol encodes it (no BOS added)."""
-
-    @abstractmethod
-    def identity(self) -> dict[str, Any]:
-        """Model identity and settings for the results file."""
+    # How many requests it runs at once (``"auto"``: as many as fit); a task may change it.
+    batch_size: int | str
 
     @property
-    @abstractmethod
-    def device_type(self) -> str:
-        """``cpu``, ``cuda``, ...: picks the starting batch size for ``auto``."""
+    def name(self) -> str:
+        """The backend's kind (``transformers``, ``openai``) for the results file."""
+        ...
 
-    @abstractmethod
-    def _loglikelihood_batch(self, items: list[Tokenized]) -> list[Response]: ...
+    @property
+    def tokens_in(self) -> int:
+        """Tokens run through the model so far (prompt side)."""
+        ...
 
-    @abstractmethod
-    def _generate_batch(self, items: list[Tokenized]) -> list[Response]: ...
+    @property
+    def tokens_out(self) -> int:
+        """Tokens generated so far."""
+        ...
 
-    @abstractmethod
-    def _sequence_nll_batch(self, items: list[Tokenized]) -> list[Response]: ...
+    def identity(self) -> dict[str, Any]:
+        """Model identity and settings: the results file's ``model`` and the cache key's input."""
+        ...
 
-    # Request kinds whose batch method accepts ``prefix=``: a run of tokens that every item of
-    # the batch starts with, which the backend may compute once and reuse (see prefix_groups).
-    prefix_kinds: frozenset[str] = frozenset()
-    min_prefix_tokens = 32
-    _auto_size: int | None = None  # what batch_size="auto" has learned so far
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` exactly as the protocol encodes it (no BOS added)."""
+        ...
 
-    def _is_oom(self, exc: BaseException) -> bool:
-        return isinstance(exc, MemoryError)
-
-    def _after_oom(self) -> None:  # noqa: B027 (optional hook)
-        """Free what an out-of-memory error left behind (e.g. the CUDA cache)."""
-
-    # ---- the interface the runner uses -------------------------------------------------------
     def run(
         self, requests: Sequence[Request], progress: bool = True, desc: str = "model"
     ) -> Iterator[tuple[int, Response]]:
-        """Answer ``requests``; yields ``(index, response)`` as each batch completes.
-
-        Requests of different kinds are answered kind by kind; within a kind, longest first.
-        """
-        by_kind: dict[str, list[Tokenized]] = {}
-        self._encode_ahead(requests)
-        try:
-            for index, request in enumerate(requests):
-                by_kind.setdefault(request.kind, []).append(self.tokenize(index, request))
-        finally:
-            self._memo = None
-        handlers: dict[str, Callable[[list[Tokenized]], list[Response]]] = {
-            "loglikelihood": self._loglikelihood_batch,
-            "generate": self._generate_batch,
-            "sequence_nll": self._sequence_nll_batch,
-        }
-        bar = tqdm(total=len(requests), desc=desc, unit="req", disable=not progress, smoothing=0.1)
-        try:
-            for kind, items in by_kind.items():
-                if kind in self.prefix_kinds and self.min_prefix_tokens > 0:
-                    groups = prefix_groups(items, self.min_prefix_tokens)
-                else:
-                    groups = [([], items)]
-                groups.sort(key=lambda group: min((-i.length, i.index) for i in group[1]))
-                for prefix, members in groups:
-                    members.sort(key=lambda item: (-item.length, item.index))
-                    handler = handlers[kind]
-                    if prefix:
-                        handler = functools.partial(handler, prefix=prefix)
-                    for batch_items, responses in self._batches(members, handler):
-                        for item, response in zip(batch_items, responses, strict=True):
-                            yield item.index, response
-                        bar.update(len(batch_items))
-        finally:
-            bar.close()
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of many texts, each exactly as :meth:`encode` gives them.
-
-        Backends with a batched tokenizer override this; :meth:`run` encodes every context of a
-        run through it at once (per-call tokenizer overhead dominates otherwise: about 30 s for
-        full MMLU's 14K prompts one by one).
-        """
-        return [self.encode(text) for text in texts]
-
-    _memo: dict[str, list[int]] | None = None
-
-    def _encoded(self, text: str) -> list[int]:
-        """``encode(text)``, from the run's batch-encoded texts where it is there."""
-        if self._memo is not None and text in self._memo:
-            return self._memo[text]
-        return self.encode(text)
-
-    def _encode_ahead(self, requests: Sequence[Request]) -> None:
-        """Batch-encode the texts ``requests`` will need (contexts, one-token candidates)."""
-        texts: dict[str, None] = {}
-        for request in requests:
-            if isinstance(request, SequenceNLLRequest):
-                if request.token_ids is None:
-                    texts[request.text] = None
-                continue
-            texts[request.context] = None
-            if isinstance(request, LoglikelihoodRequest) and request.next_token:
-                texts.update(dict.fromkeys(request.candidates))
-        unique = list(texts)
-        self._memo = dict(zip(unique, self.encode_batch(unique), strict=True))
-
-    def tokenize(self, index: int, request: Request) -> Tokenized:
-        """Token ids for one request, applying its context truncation (keep the last tokens)."""
-        if isinstance(request, SequenceNLLRequest):
-            ids = list(request.token_ids) if request.token_ids is not None else None
-            if ids is None:
-                ids = self._encoded(request.text)
-            return Tokenized(index, request, ids, [])
-        full_context = self._encoded(request.context)
-        context, truncated = full_context, False
-        limit = request.max_context_tokens
-        if limit is not None and len(context) > limit:
-            context, truncated = context[-limit:], True
-        candidates: list[list[int]] = []
-        if isinstance(request, LoglikelihoodRequest):
-            candidates = [self._candidate_tokens(request, full_context, c)
-                          for c in request.candidates]
-        return Tokenized(index, request, context, candidates, truncated)
-
-    def _candidate_tokens(
-        self, request: LoglikelihoodRequest, full_context: list[int], candidate: str
-    ) -> list[int]:
-        """A candidate's token ids (``full_context``: the untruncated context, encoded once)."""
-        if request.next_token:
-            ids = self._encoded(candidate)
-            if len(ids) != 1:
-                raise CandidateTokenError(
-                    f"candidate {candidate!r} is {len(ids)} tokens for this tokenizer; "
-                    "next-token scoring needs exactly one (this model cannot run this "
-                    "protocol as published)"
-                )
-            return ids
-        # Encode context and candidate together, so the boundary tokenises as in the full text;
-        # fall back to separate encoding if the joint tokens do not start with the context's.
-        joint = self.encode(request.context + candidate)
-        if joint[: len(full_context)] == full_context and len(joint) > len(full_context):
-            return joint[len(full_context) :]
-        return self.encode(candidate)
-
-    def _batches(
-        self,
-        items: list[Tokenized],
-        handler: Callable[[list[Tokenized]], list[Response]],
-    ) -> Iterator[tuple[list[Tokenized], list[Response]]]:
-        """Cut ``items`` (sorted longest first) into batches and answer them.
-
-        With ``batch_size="auto"`` the size starts at :data:`AUTO_START_BATCH` (or what earlier
-        calls learned), halves and retries the same items on out-of-memory, and doubles after a
-        full batch that used less than half the device's memory (:meth:`_memory_headroom`;
-        never on the CPU), up to :data:`AUTO_MAX_BATCH`. A failed batch is retried whole, so no
-        request is lost or answered twice; batch composition changes results only by float
-        rounding, which the equality tests bound.
-        """
-        auto = self.batch_size == "auto"
-        if auto:
-            size = self._auto_size or AUTO_START_BATCH.get(self.device_type, 8)
-        else:
-            size = int(self.batch_size)
-        ceiling = AUTO_MAX_BATCH
-        start = 0
-        while start < len(items):
-            batch = items[start : start + size]
-            try:
-                responses = handler(batch)
-            except Exception as exc:
-                if not self._is_oom(exc):
-                    raise
-                self._after_oom()
-                if auto and size > 1:
-                    size //= 2
-                    ceiling = size  # never grow back into the size that failed
-                    self._auto_size = size
-                    continue
-                raise OutOfMemoryError(
-                    f"out of memory at batch size {size} on {self.device_type} "
-                    f"(longest sequence {batch[0].length} tokens); "
-                    f"try --batch-size {max(1, size // 2)} or --batch-size auto"
-                ) from exc
-            yield batch, responses
-            start += len(batch)
-            if auto and len(batch) == size and size * 2 <= ceiling and self._memory_headroom():
-                size *= 2
-                self._auto_size = size
-
-    def _memory_headroom(self) -> bool:
-        """Did the last batch use less than half the device's memory? (False: never grow.)"""
-        return False
-
-
-def prefix_groups(
-    items: list[Tokenized], min_prefix: int
-) -> list[tuple[list[int], list[Tokenized]]]:
-    """Group items whose contexts share a token prefix of at least ``min_prefix`` tokens.
-
-    The prefix is found on token ids, not text, so it is by construction an exact prefix of every
-    member's own tokenisation (a few-shot text tokenised alone can end differently from the same
-    text inside a prompt; that can never happen here). Every member keeps at least one token after
-    the prefix. Items are sorted by their tokens, so prompts with the same few-shot header sit
-    together; a group ends where the shared prefix would drop below ``min_prefix``. Items that
-    share no such prefix with a neighbour form one group with an empty prefix.
-    """
-    ordered = sorted(items, key=lambda item: item.context)
-    groups: list[tuple[list[int], list[Tokenized]]] = []
-    alone: list[Tokenized] = []  # items that share no long prefix: batched together, plainly
-
-    def close(prefix: list[int], members: list[Tokenized]) -> None:
-        if len(members) > 1:
-            groups.append((prefix, members))
-        else:
-            alone.extend(members)
-
-    prefix: list[int] = []
-    members: list[Tokenized] = []
-    for item in ordered:
-        limit = len(item.context) - 1  # keep at least one token of suffix
-        if members:
-            shared = _common_length(prefix, item.context, limit)
-            if shared >= min_prefix:
-                prefix = prefix[:shared]
-                members.append(item)
-                continue
-            close(prefix, members)
-        prefix, members = item.context[: max(limit, 0)], [item]
-    close(prefix, members)
-    if alone:
-        groups.append(([], alone))
-    return groups
-
-
-def _common_length(a: list[int], b: list[int], limit: int) -> int:
-    n = min(len(a), len(b), limit)
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
+        """Answer ``requests`` (any mix of the three kinds); yields ``(index, response)``."""
+        ...

@@ -14,39 +14,24 @@ each position), so a padded row computes exactly what it computes alone.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import os
-from pathlib import Path
+import struct
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from evaluate.backends.base import Backend, Tokenized
-from evaluate.errors import ModelLoadError
+from evaluate.backends.batching import BatchingBackend
+from evaluate.backends.identity import describe, model_source, resolve_dtype
+from evaluate.backends.tokenized import Tokenized
+from evaluate.errors import ModelLoadError, first_line
 from evaluate.requests import GenerateRequest, LoglikelihoodRequest, Response, stop_is_final
 
 NLL_CHUNK_TOKENS = 1024  # positions per LM-head chunk in sequence_nll
 
 
-def resolve_dtype(dtype: str, device: str) -> torch.dtype:
-    """``auto`` is bfloat16 on a GPU and float32 on the CPU."""
-    if dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
-    if dtype not in table:
-        raise ValueError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
-    return table[dtype]
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-class HFBackend(Backend):
+class HFBackend(BatchingBackend):
     """A causal LM from ``transformers``."""
 
     name = "transformers"
@@ -95,7 +80,7 @@ class HFBackend(Backend):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         identity = describe(model, dtype, device, revision, trust_remote_code)
-        source, kwargs = _source(model, revision, trust_remote_code)
+        source, kwargs = model_source(model, revision, trust_remote_code)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             net = AutoModelForCausalLM.from_pretrained(
@@ -105,12 +90,15 @@ class HFBackend(Backend):
                 **({"max_memory": max_memory} if max_memory else {}), **kwargs,
             )
         except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"could not load model {model!r}: {_first_line(exc)}") from exc
+            raise ModelLoadError(f"could not load model {model!r}: {first_line(exc)}") from exc
+        except struct.error as exc:  # what a GGUF reader meets in a cut-short file
+            raise ModelLoadError(f"could not load model {model!r}: a truncated or corrupt file "
+                                 f"({first_line(exc)})") from exc
         if not device_map:
             net.to(identity["device"])
         return cls(net, tokenizer, batch_size=batch_size, identity=identity)
 
-    # ---- Backend basics --------------------------------------------------------------------
+    # ---- backend basics --------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -266,7 +254,7 @@ class HFBackend(Backend):
                     cols.append(start + len(ctx) - 1 + k)
                     targets.append(token)
                     owners.append((n, j))
-                if j == 0 and item.request.score_context:  # the context's own tokens, once
+                if j == 0 and _scores_context(item):  # the context's own tokens, once
                     for k in range(len(ctx) - 1):
                         rows.append(row)
                         cols.append(start + k)
@@ -285,7 +273,7 @@ class HFBackend(Backend):
                 "context_tokens": len(item.context),
                 "truncated": item.truncated,
             }
-            if item.request.score_context:
+            if _scores_context(item):
                 nll = -sums.get((n, -1), 0.0)
                 if prefix:  # the prefix's own tokens, and the first token after it
                     state = self._prefix_state(prefix)
@@ -360,6 +348,11 @@ class HFBackend(Backend):
                              **kwargs)
             cache = out.past_key_values
             last = out.logits[:, -1].float()
+            for slot, row in enumerate(active):  # a protocol's repetition penalty, if any
+                penalty = requests[row].repetition_penalty
+                if penalty not in (None, 1.0):
+                    seen = items[row].context + generated[row]
+                    last[slot] = penalize_repetition(last[slot], seen, float(penalty))
             next_tokens = last.argmax(-1).tolist()
             for slot, row in enumerate(active):
                 if row in generators:
@@ -440,6 +433,16 @@ class HFBackend(Backend):
         ]
 
 
+def penalize_repetition(logits: torch.Tensor, seen: list[int], penalty: float) -> torch.Tensor:
+    """Transformers' ``RepetitionPenaltyLogitsProcessor`` for one row: every token already in
+    the prompt or the reply has its logit divided by ``penalty`` (multiplied, when negative)."""
+    index = torch.tensor(sorted(set(seen)), dtype=torch.long, device=logits.device)
+    picked = logits[index]
+    logits = logits.clone()
+    logits[index] = torch.where(picked < 0, picked * penalty, picked / penalty)
+    return logits
+
+
 def _sample(logits: torch.Tensor, request: GenerateRequest, generator: torch.Generator) -> int:
     """One token drawn from ``softmax(logits / temperature)`` restricted to the top-p nucleus.
 
@@ -477,119 +480,6 @@ class _PrefixState:
         return cache
 
 
-def _source(model: str, revision: str | None, trust_remote_code: bool) -> tuple[str, dict]:
-    """What to pass to ``from_pretrained``; a ModelLoadError for paths that hold no model."""
-    path = Path(model)
-    kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
-    if path.suffix == ".gguf":
-        if not path.is_file():
-            raise ModelLoadError(f"model file {model!r} does not exist")
-        kwargs["gguf_file"] = path.name
-        return str(path.parent), kwargs
-    if path.exists() and not (path / "config.json").is_file():
-        raise ModelLoadError(
-            f"{model!r} holds no Transformers model (no config.json); pass a model folder, "
-            "a hub id or a .gguf file"
-        )
-    if not path.exists() and (model.startswith((".", "/", "~")) or model.count("/") > 1):
-        raise ModelLoadError(f"model path {model!r} does not exist")
-    return model, kwargs
-
-
-def describe(
-    model: str,
-    dtype: str = "auto",
-    device: str | None = None,
-    revision: str | None = None,
-    trust_remote_code: bool = False,
-) -> dict[str, Any]:
-    """The model's identity from its config and files alone, without loading the weights.
-
-    Covers the path or hub id, the revision (and the resolved commit when from the hub), a hash
-    of the config, the GGUF file's sha256 or the weight files' sizes and modification times, and
-    the dtype: what the request cache fingerprints.
-    """
-    from transformers import AutoConfig
-
-    device = device or default_device()
-    source, kwargs = _source(model, revision, trust_remote_code)
-    identity: dict[str, Any] = {
-        "model": model,
-        "revision": revision,
-        "dtype": str(resolve_dtype(dtype, device)).removeprefix("torch."),
-        "device": device,
-        "trust_remote_code": trust_remote_code,
-    }
-    path = Path(model)
-    if path.suffix == ".gguf":
-        # The file's sha256 pins weights, config and tokenizer; reading the GGUF config through
-        # transformers would take seconds, so only the architecture is read from the header.
-        identity["architecture"] = gguf_architecture(path)
-        identity["gguf_sha256"] = _cached_file_sha256(path)
-        return identity
-    try:
-        config = AutoConfig.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"could not load model {model!r}: {_first_line(exc)}") from exc
-    identity["commit"] = getattr(config, "_commit_hash", None)
-    identity["architecture"] = (getattr(config, "architectures", None) or [config.model_type])[0]
-    identity["config_sha256"] = _config_hash(config)
-    if path.is_dir():
-        identity["weights"] = _weights_stat(path)
-    return identity
-
-
-def gguf_architecture(path: Path) -> str | None:
-    """``general.architecture`` from a GGUF header (a few hundred bytes read, not the file)."""
-    import struct
-
-    scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q",
-              12: "d"}
-    with open(path, "rb") as handle:
-        if handle.read(4) != b"GGUF":
-            raise ModelLoadError(f"{path} is not a GGUF file")
-        _version, _tensors, kv_count = struct.unpack("<IQQ", handle.read(20))
-
-        def read_string() -> str:
-            (length,) = struct.unpack("<Q", handle.read(8))
-            return handle.read(length).decode("utf-8", "replace")
-
-        def skip_value(kind: int) -> None:
-            if kind in scalar:
-                handle.read(struct.calcsize("<" + scalar[kind]))
-            elif kind == 8:
-                read_string()
-            elif kind == 9:
-                item_kind, count = struct.unpack("<IQ", handle.read(12))
-                for _ in range(count):
-                    skip_value(item_kind)
-
-        for _ in range(min(kv_count, 64)):
-            key = read_string()
-            (kind,) = struct.unpack("<I", handle.read(4))
-            if key == "general.architecture" and kind == 8:
-                return read_string()
-            if kind == 9:
-                return None  # arrays come late (the vocabulary); give up rather than read it all
-            skip_value(kind)
-    return None
-
-
-def _weights_stat(folder: Path) -> str:
-    """Hash of the weight files' names, sizes and modification times (cheap, not their bytes)."""
-    entries = []
-    for pattern in ("*.safetensors", "*.bin", "*.pt", "*.gguf"):
-        for file in sorted(folder.glob(pattern)):
-            stat = file.stat()
-            entries.append(f"{file.name}:{stat.st_size}:{int(stat.st_mtime)}")
-    return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     ids: set[int] = set()
     config = getattr(model, "generation_config", None)
@@ -615,38 +505,13 @@ def _input_device(model: Any) -> torch.device:
         return next(model.parameters()).device
 
 
+def _scores_context(item: Tokenized) -> bool:
+    """Does this log-likelihood item also ask for its context's own NLL?"""
+    return isinstance(item.request, LoglikelihoodRequest) and item.request.score_context
+
+
 def _attn_impl(model: Any) -> str:
     return str(getattr(model.config, "_attn_implementation", "unknown"))
-
-
-def _config_hash(config: Any) -> str:
-    data = config.to_dict()
-    for volatile in ("transformers_version", "_name_or_path", "dtype", "torch_dtype",
-                     "_commit_hash", "_attn_implementation_autoset"):
-        data.pop(volatile, None)
-    blob = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
-
-
-def _cached_file_sha256(path: Path) -> str:
-    """sha256 of a large file, memoised beside it by (size, mtime) so re-runs skip the hashing."""
-    from evaluate.data import sha256_file
-
-    stat = path.stat()
-    key = f"{stat.st_size}:{int(stat.st_mtime)}"
-    memo = path.with_name(path.name + ".sha256")
-    try:
-        cached_key, digest = memo.read_text().split()
-        if cached_key == key:
-            return digest
-    except (OSError, ValueError):
-        pass
-    digest = sha256_file(path)
-    try:
-        memo.write_text(f"{key} {digest}\n")
-    except OSError:
-        pass
-    return digest
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -49,10 +49,6 @@ class LazyBackend:
     def tokens_out(self) -> int:
         return self._backend.tokens_out if self._backend is not None else 0
 
-    @property
-    def device_type(self) -> str:
-        return self._real().device_type
-
     def encode(self, text: str) -> list[int]:
         return self._real().encode(text)
 

@@ -52,8 +52,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from evaluate.backends.base import Backend, Tokenized
-from evaluate.errors import EvaluateError, ModelLoadError
+from evaluate.backends.tokenized import Tokenized, TokenizingBackend
+from evaluate.errors import EvaluateError, ModelLoadError, first_line
 from evaluate.requests import (
     GenerateRequest,
     LoglikelihoodRequest,
@@ -76,7 +76,7 @@ class UnsupportedRequestError(EvaluateError):
     """A request kind this server (or this backend's configuration) cannot answer."""
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(TokenizingBackend):
     """Answers requests through an OpenAI-compatible ``/v1/completions`` server."""
 
     name = "openai"
@@ -153,10 +153,6 @@ class OpenAIBackend(Backend):
     def identity(self) -> dict[str, Any]:
         return {**self._identity, "backend": self.name}
 
-    @property
-    def device_type(self) -> str:
-        return "server"
-
     # ---- tokenizer -----------------------------------------------------------------------------
     @property
     def tokenizer(self) -> Any:
@@ -173,8 +169,7 @@ class OpenAIBackend(Backend):
                     self.tokenizer_name, trust_remote_code=self._trust_remote_code)
             except (OSError, ValueError) as exc:
                 raise ModelLoadError(
-                    f"could not load tokenizer {self.tokenizer_name!r}: "
-                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc}"
+                    f"could not load tokenizer {self.tokenizer_name!r}: {first_line(exc)}"
                 ) from exc
         return self._tokenizer
 
@@ -282,7 +277,7 @@ class OpenAIBackend(Backend):
     def _prompt(self, item: Tokenized) -> str | list[int]:
         """``item.context`` as a prompt: its text where that encodes back to exactly these
         tokens, else the token ids themselves (for servers that take them)."""
-        if not item.truncated:
+        if not item.truncated and getattr(item.request, "context_ids", None) is None:
             return item.request.context  # type: ignore[union-attr]
         text = self.tokenizer.decode(item.context)
         if self.encode(text) == item.context:
@@ -326,7 +321,7 @@ class OpenAIBackend(Backend):
     def tokenize(self, index: int, request: Request) -> Tokenized:
         """Token ids when they are needed; a plain-text generation needs no tokenizer."""
         if (isinstance(request, GenerateRequest) and request.max_context_tokens is None
-                and not self.tokenizer_name):
+                and request.context_ids is None and not self.tokenizer_name):
             return Tokenized(index, request, [], [])
         if isinstance(request, SequenceNLLRequest) and request.token_ids is not None:
             self.tokenizer  # noqa: B018 (token ids mean something only for a known tokenizer)
@@ -338,7 +333,7 @@ class OpenAIBackend(Backend):
     ) -> Iterator[tuple[int, Response]]:
         """Answer ``requests`` with at most ``concurrency`` in flight; yields as each completes.
 
-        Longest prompts go first (as in the base class), so a prompt too long for the server
+        Longest prompts go first (as in the batching engine), so a prompt too long for the server
         fails early. A request that fails after its retries stops the run; what completed has
         been yielded (and so persisted) already.
         """
@@ -376,27 +371,20 @@ class OpenAIBackend(Backend):
             return self._loglikelihood(item, request)
         return self._sequence_nll(item)
 
-    # The base class's batch methods: one item at a time (batching is the server's business).
-    def _loglikelihood_batch(self, items: list[Tokenized]) -> list[Response]:
-        return [self.answer(item) for item in items]
-
-    def _generate_batch(self, items: list[Tokenized]) -> list[Response]:
-        return [self.answer(item) for item in items]
-
-    def _sequence_nll_batch(self, items: list[Tokenized]) -> list[Response]:
-        return [self.answer(item) for item in items]
-
     # ---- the three request kinds ---------------------------------------------------------------
     def _generate(self, item: Tokenized, request: GenerateRequest) -> Response:
         body: dict[str, Any] = {
             # The text, as the server's own tokenizer reads it; a context cut to its last tokens
             # goes as those tokens (as text where that text encodes back to exactly them).
-            "prompt": self._prompt(item) if item.truncated else request.context,
+            "prompt": (self._prompt(item) if item.truncated or request.context_ids is not None
+                       else request.context),
             "max_tokens": request.max_new_tokens,
             "temperature": request.temperature,
         }
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.repetition_penalty not in (None, 1.0):
+            body["repetition_penalty"] = request.repetition_penalty  # vLLM / SGLang extension
         if not request.greedy:
             body["top_p"] = request.top_p
             body["seed"] = request.seed

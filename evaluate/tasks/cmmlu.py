@@ -182,4 +182,5 @@ OPENCOMPASS = register(Task(
             "ice_separator": "\n", "ice_eos_token": "\n", "ppl": "sum NLL / all tokens, argmin",
             "csv": "csv module, text mode"},
     metric_note="macro over 67 subjects",
+    subjects=tuple(OC_SUBJECTS),
 ))

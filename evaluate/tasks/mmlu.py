@@ -26,6 +26,7 @@ from evaluate.data import DataDir
 from evaluate.errors import MalformedDataError
 from evaluate.registry import register
 from evaluate.scoring.choice import (
+    LETTERS,
     lowest_ppl_choice,
     next_token_choice,
     next_token_request,
@@ -34,7 +35,6 @@ from evaluate.scoring.choice import (
 from evaluate.task import Aggregation, Doc, Task
 from evaluate.tasks import opencompass as oc
 from evaluate.tasks.multiple_choice import (
-    LETTERS,
     SPACED_LETTERS,
     qwen_example,
     qwen_shots,
@@ -105,7 +105,8 @@ def load_opencompass(data: DataDir) -> list[Doc]:
         test_name = f"mmlu/test/{subject}_test.csv"
         for number, row in enumerate(oc_rows(data.path(test_name)), 1):
             require_answer(row["target"], f"{test_name}:{number}")
-            prompts = [oc.string_prompt(oc_hint(subject) + OC_PROMPT[x], ice, row) for x in LETTERS]
+            prompts = [oc.string_prompt(oc_hint(subject) + OC_PROMPT[x], ice, row)
+                       for x in LETTERS]
             docs.append(Doc(id=f"{subject}/{number - 1}", target=row["target"],
                             meta={"subject": subject},
                             data={"prompt": oc.shared_context(prompts, SPACED_LETTERS)}))

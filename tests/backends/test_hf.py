@@ -195,7 +195,7 @@ SHARED = [SHOTS[s] + f"Question: {q}\nA. x\nB. y\nC. z\nD. w\nAnswer:"
 
 
 def test_prefix_groups_share_exact_token_prefixes(backend):
-    from evaluate.backends.base import prefix_groups
+    from evaluate.backends.batching import prefix_groups
 
     items = [backend.tokenize(i, LoglikelihoodRequest(p, (" A",), True))
              for i, p in enumerate(SHARED + ["short"])]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluate.backends.base import CandidateTokenError
 from evaluate.backends.hf import HFBackend
+from evaluate.backends.tokenized import CandidateTokenError
 from evaluate.data import DataDir
 from evaluate.errors import EvaluateError
 from evaluate.registry import get_task

@@ -439,18 +439,18 @@ def test_daemonized_grandchild_is_killed() -> None:
 @pytest.fixture
 def without(monkeypatch: pytest.MonkeyPatch):
     """Run the sandbox with some layers left out, to check that the others still hold."""
-    import evaluate.sandbox as sandbox
+    import evaluate.sandbox.supervisor as supervisor
 
     def disable(*layers: str) -> None:
-        monkeypatch.setattr(sandbox, "_DISABLED_LAYERS", frozenset(layers))
+        monkeypatch.setattr(supervisor, "_DISABLED_LAYERS", frozenset(layers))
 
     return disable
 
 
 def _active(source: str = "pass") -> dict:
-    import evaluate.sandbox as sandbox
+    import evaluate.sandbox.supervisor as supervisor
 
-    return sandbox._run(source, FAST)[1]
+    return supervisor._run(source, FAST)[1]
 
 
 def test_without_pid_namespace_grandchildren_are_still_swept(without) -> None:
