@@ -78,3 +78,11 @@ def test_hostile_replies_run_only_in_the_sandbox(no_eval, tmp_path):
     assert os.getpid() == before and len(verdicts) == 5
     assert verdicts[3]["correct"] is False
     assert (verdicts[4]["correct"], verdicts[4]["status"]) == (False, "timeout")
+
+
+def test_a_reply_that_kills_its_program_costs_only_itself():
+    items = _items([CASES[0], ("The answer is __import__('os')._exit(3)", "3", "integer",
+                               None, None), CASES[2]])
+    verdicts, _ = theoremqa.score_in_sandbox(items)
+    assert [v["correct"] for v in verdicts] == [True, False, True]  # re-run one at a time
+    assert verdicts[1]["status"].startswith("sandbox: ")
