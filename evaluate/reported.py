@@ -39,7 +39,8 @@ OPENCOMPASS_CHAT_ROWS = {"mmlu:opencompass-chat": "mmlu", "cmmlu:opencompass-cha
 OPENCOMPASS_BASE_ROWS = {"gaokao:opencompass": "GaokaoBench", "triviaqa:opencompass": "triviaqa",
                          "nq:opencompass": "nq", "race:opencompass": "race-high",
                          "winogrande:opencompass": "winogrande",
-                         "hellaswag:opencompass": "hellaswag", "gpqa:opencompass": "GPQA_diamond"}
+                         "hellaswag:opencompass": "hellaswag", "gpqa:opencompass": "GPQA_diamond",
+                         "theoremqa:opencompass": "TheoremQA", "lcbench:opencompass": "lcbench"}
 # Rows of the OpenCompass tables that cannot be reproduced here, and why (said by the tables).
 OPENCOMPASS_UNREPRODUCIBLE = {
     "ceval-test": "C-Eval's test answers are private; ceval:opencompass scores the val split",
@@ -166,9 +167,8 @@ def table_models(table: str) -> list[str]:
 def table_tasks(table: str) -> list[str]:
     """The task names that have a value somewhere in a reported table."""
     table = table_name(table)
-    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **OPENCOMPASS_CHAT_ROWS, **CHAT_COLUMNS,
-    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **OPENCOMPASS_BASE_ROWS, **CHAT_COLUMNS,
-                  **CARD_ROWS}
+    candidates = {**QWEN_TABLE, **OPENCOMPASS_ROWS, **OPENCOMPASS_BASE_ROWS,
+                  **OPENCOMPASS_CHAT_ROWS, **CHAT_COLUMNS, **CARD_ROWS}
     return [task for task in candidates
             if any(TABLES[table](model, task) is not None for model in table_models(table))]
 
