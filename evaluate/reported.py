@@ -29,7 +29,8 @@ QWEN_TABLE = {"mmlu": "mmlu", "ceval": "ceval", "gsm8k": "gsm8k", "humaneval": "
 OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test",
                     "cmmlu:opencompass": "cmmlu", "gsm8k:opencompass": "gsm8k",
                     "humaneval:opencompass": "humaneval", "math:opencompass": "math",
-                    "mbpp:opencompass": "mbpp", "bbh:opencompass": "bbh"}
+                    "mbpp:opencompass": "mbpp", "bbh:opencompass": "bbh",
+                    "ifeval:opencompass-chat": "IFEval"}
 # Qwen's chat table (technical report Table 5): the few-shot columns are the base-model protocols
 # run on the chat checkpoints. The 0-shot columns used chat-template prompts (no task here).
 CHAT_COLUMNS = {"mmlu": "mmlu_5shot", "ceval": "ceval_5shot", "gsm8k": "gsm8k_8shot"}

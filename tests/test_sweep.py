@@ -26,7 +26,8 @@ KNOWN_TASKS = {"humaneval", "mmlu", "mmlu:opencompass", "ceval", "ceval:opencomp
                "cmmlu:opencompass",
                "gsm8k", "gsm8k:fixed", "gsm8k:opencompass", "long_ppl",
                "math", "math:opencompass", "mbpp", "mbpp:opencompass", "bbh", "bbh:opencompass"}
-KNOWN_TASKS |= {"humaneval:evalplus-instruct", "mbpp:evalplus-instruct"}  # chat tasks
+KNOWN_TASKS |= {"humaneval:evalplus-instruct", "mbpp:evalplus-instruct",
+                "ifeval:opencompass-chat"}  # chat tasks
 
 
 def _load(data: DataDir) -> list[Doc]:
