@@ -22,12 +22,14 @@ from typing import Any
 
 from evaluate.chat import END_OF_TURN, conversation
 from evaluate.data import DataDir, require_fields
+from evaluate.errors import MissingDataError
 from evaluate.registry import register
 from evaluate.requests import GenerateRequest, Response, cut_at_stops
 from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 
 FILE = "ifeval/input_data.jsonl"
 NLTK_DIR = "nltk_data"
+PUNKT = f"{NLTK_DIR}/tokenizers/punkt_tab/english"
 MAX_NEW_TOKENS = 1025
 FIELDS = ("key", "prompt", "instruction_id_list", "kwargs")
 
@@ -37,7 +39,10 @@ def _checkers(data: DataDir | None = None) -> Mapping[str, Any]:
     import langdetect
     import nltk
 
-    nltk_dir = str((data or DataDir()).root / NLTK_DIR)
+    root = (data or DataDir()).root
+    if not (root / PUNKT).is_dir():
+        raise MissingDataError(f"IFEval needs NLTK's punkt data at {root / PUNKT}")
+    nltk_dir = str(root / NLTK_DIR)
     if nltk_dir not in nltk.data.path:
         nltk.data.path.insert(0, nltk_dir)
     langdetect.DetectorFactory.seed = 0
@@ -122,7 +127,7 @@ register(Task(
     provenance="OpenCompass@2954913d configs/datasets/IFEval/IFEval_gen_3321a3.py; "
                "google-research instruction_following_eval checkers (if-verifiable 0.1.2)",
     shots=0,
-    data_files=(FILE, f"{NLTK_DIR}/tokenizers/punkt_tab/english/*"),
+    data_files=(FILE, f"{PUNKT}/*"),
     load=load,
     build=build,
     score=score,

@@ -9,6 +9,7 @@ import pytest
 
 from evaluate.chat_templates import ChatRenderer
 from evaluate.data import DataDir
+from evaluate.errors import MissingDataError
 from evaluate.registry import get_task
 from evaluate.runner import RunOptions, run_task
 from evaluate.task import ScoreInput
@@ -81,6 +82,11 @@ def test_checker_accepts_and_rejects(instruction, data_dir):
     kwargs, good, bad = CASES[instruction]
     assert _strict(instruction, kwargs, good)
     assert not _strict(instruction, kwargs, bad)
+
+
+def test_missing_punkt_is_one_clear_error(tmp_path):
+    with pytest.raises(MissingDataError, match="punkt"):
+        task._checkers(DataDir(tmp_path))
 
 
 def test_none_kwargs_are_dropped_and_empty_reply_fails(data_dir):
