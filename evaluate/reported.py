@@ -34,7 +34,8 @@ OPENCOMPASS_ROWS = {"mmlu:opencompass": "mmlu", "ceval:opencompass": "ceval-test
 OPENCOMPASS_CHAT_ROWS = {"mmlu:opencompass-chat": "mmlu", "cmmlu:opencompass-chat": "cmmlu",
                          "ceval:opencompass-chat": "ceval-test",
                          "gsm8k:opencompass-chat": "gsm8k",
-                         "humaneval:opencompass-chat": "humaneval"}
+                         "humaneval:opencompass-chat": "humaneval",
+                         "ifeval:opencompass-chat": "IFEval"}
 # Base-model protocols that fill only the base tables (the chat table's rows need chat prompts).
 OPENCOMPASS_BASE_ROWS = {"gaokao:opencompass": "GaokaoBench", "triviaqa:opencompass": "triviaqa",
                          "nq:opencompass": "nq", "race:opencompass": "race-high",
