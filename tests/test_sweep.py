@@ -32,7 +32,8 @@ KNOWN_TASKS |= {"humaneval:evalplus-instruct", "mbpp:evalplus-instruct"}  # chat
 KNOWN_TASKS |= {"mmlu:qwen-chat", "ceval:qwen-chat", "gsm8k:qwen-chat", "gsm8k:qwen-chat-4shot",
                 "humaneval:qwen-chat", "mmlu:opencompass-chat", "cmmlu:opencompass-chat",
                 "ceval:opencompass-chat", "gsm8k:opencompass-chat", "humaneval:opencompass-chat"}
-KNOWN_TASKS |= {"ifeval:opencompass-chat"}
+KNOWN_TASKS |= {"ifeval:opencompass-chat", "humaneval:opencompass", "theoremqa:opencompass",
+                "lcbench:opencompass"}
 
 
 def _load(data: DataDir) -> list[Doc]:
