@@ -91,9 +91,10 @@ def _render_jinja(source: str, chat: Conversation, tokenizer: Any) -> str:
                                              tokenize=False, add_generation_prompt=True)
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    rendered, _ = render_jinja_template([chat.as_openai()], chat_template=source,
-                                        add_generation_prompt=True)
-    return rendered[0]
+    # Annotated as returning ``str``; it returns (rendered texts, generation indices).
+    rendered: Any = render_jinja_template([chat.as_openai()], chat_template=source,
+                                          add_generation_prompt=True)
+    return str(rendered[0][0])
 
 
 def builtin(name: str) -> ChatTemplate:

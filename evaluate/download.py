@@ -27,9 +27,10 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from evaluate.data import from_hub, has_hub_copy, sha256_file
 from evaluate.data_sources import BENCHMARKS, SEALED, Archive, Derived, Files, Hub, Source
@@ -172,7 +173,7 @@ def _open_url(url: str):
     return urllib.request.urlopen(request, timeout=TIMEOUT_S)  # noqa: S310 (http(s) only)
 
 
-def _copy(source: BinaryIO, sink: BinaryIO, total: int | None, label: str,
+def _copy(source: IO[bytes], sink: IO[bytes], total: int | None, label: str,
           progress: bool) -> str:
     """Copy with a progress bar; returns the sha256 of the bytes copied. Raises ConnectionError
     when fewer than ``total`` bytes arrive (the connection closed mid-file)."""
@@ -199,7 +200,7 @@ def _copy(source: BinaryIO, sink: BinaryIO, total: int | None, label: str,
     return digest.hexdigest()
 
 
-def install(root: Path, relative: str, expected: str, write: Callable[[BinaryIO], str]
+def install(root: Path, relative: str, expected: str, write: Callable[[IO[bytes]], str]
             ) -> FileState:
     """Write a file through ``write`` (returns its sha256) to a temporary name beside the target;
     rename it into place only if the hash matches. Nothing is left behind otherwise."""
@@ -220,7 +221,7 @@ def install(root: Path, relative: str, expected: str, write: Callable[[BinaryIO]
 
 
 def _from_url(root: Path, relative: str, expected: str, url: str, progress: bool) -> FileState:
-    def write(sink: BinaryIO) -> str:
+    def write(sink: IO[bytes]) -> str:
         with _open_url(url) as response:
             length = response.headers.get("Content-Length")
             return _copy(response, sink, int(length) if length else None, relative, progress)
@@ -230,18 +231,21 @@ def _from_url(root: Path, relative: str, expected: str, url: str, progress: bool
     return state
 
 
-def _members(archive: Path) -> Iterator[tuple[str, Callable[[], BinaryIO]]]:
+def _members(archive: Path) -> Iterator[tuple[str, Callable[[], IO[bytes]]]]:
     if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as handle:
-            for info in handle.infolist():
-                if not info.is_dir():
-                    yield info.filename, lambda info=info: handle.open(info)
+        with zipfile.ZipFile(archive) as zipped:
+            for entry in zipped.infolist():
+                if not entry.is_dir():
+                    yield entry.filename, partial(zipped.open, entry)
         return
-    with tarfile.open(archive) as handle:
-        for info in handle:
-            if info.isfile():
-                yield info.name.removeprefix("./"), (
-                    lambda info=info: handle.extractfile(info) or io.BytesIO())
+    with tarfile.open(archive) as tarred:
+        for member in tarred:
+            if member.isfile():
+                yield member.name.removeprefix("./"), partial(_extract, tarred, member)
+
+
+def _extract(archive: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    return archive.extractfile(member) or io.BytesIO()
 
 
 def _from_archive(root: Path, wanted: dict[str, str], source: Archive,
@@ -260,7 +264,7 @@ def _from_archive(root: Path, wanted: dict[str, str], source: Archive,
             if relative is None:
                 continue
 
-            def write(sink: BinaryIO, opener=opener) -> str:
+            def write(sink: IO[bytes], opener=opener) -> str:
                 with opener() as member:
                     return _copy(member, sink, None, "", False)
 
@@ -276,7 +280,7 @@ def _from_hub(root: Path, relative: str, expected: str) -> FileState:
     """Rebuild ``relative`` with :func:`evaluate.data.from_hub`, then verify and install it."""
     path, origin = from_hub(relative)
 
-    def write(sink: BinaryIO) -> str:
+    def write(sink: IO[bytes]) -> str:
         with open(path, "rb") as handle:
             return _copy(handle, sink, None, relative, False)
 
@@ -396,10 +400,10 @@ def command(argv: list[str]) -> int:
             rule = BENCHMARKS[name]
             print(f"{name}: licence {rule.licence}"
                   + (f"; {rule.access}" if rule.access != "public" and rule.sources else ""))
-            states = download(root, name, progress=not args.no_progress)
-            fetched = sum(s.status == "fetched" for s in states)
-            ok = sum(s.status in ("ok", "fetched") for s in states)
-            print(f"{name}: {ok}/{len(states)} files ok ({fetched} fetched, "
+            got = download(root, name, progress=not args.no_progress)
+            fetched = sum(s.status == "fetched" for s in got)
+            ok = sum(s.status in ("ok", "fetched") for s in got)
+            print(f"{name}: {ok}/{len(got)} files ok ({fetched} fetched, "
                   f"{ok - fetched} already there)")
     states = verify(root, names)
     print(f"data dir: {root.resolve()}")

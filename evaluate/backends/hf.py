@@ -19,7 +19,7 @@ import inspect
 import os
 import struct
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -475,6 +475,7 @@ class HFBackend(BatchingBackend):
         if sampled:
             tokens = tokens.cpu()
             for slot, row in sampled:
+                assert row.generator is not None
                 tokens[slot] = _sample(logits[slot], row.request, row.generator)
             tokens = tokens.to(logits.device)
         return tokens.to(self.device)
@@ -685,7 +686,7 @@ class _Batch:
                       torch.cat([self.pos, other.pos]), torch.cat([self.last, other.last]))
 
 
-def _new_cache(config: Any, layers: list[tuple[torch.Tensor, torch.Tensor]] = ()) -> Any:
+def _new_cache(config: Any, layers: Sequence[tuple[torch.Tensor, torch.Tensor]] = ()) -> Any:
     """A ``DynamicCache`` for ``config``'s model holding ``layers``' keys and values."""
     from transformers import DynamicCache
 

@@ -31,7 +31,7 @@ from evaluate.errors import MalformedDataError
 from evaluate.registry import register
 from evaluate.requests import GenerateRequest, Response, cut_at_stops
 from evaluate.scoring.bbh import answer_after_trigger, opencompass_freeform, opencompass_mcq
-from evaluate.task import Aggregation, Doc, Scored, Task
+from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 
 MC_TASKS = (
     "temporal_sequences", "disambiguation_qa", "date_understanding",
@@ -91,13 +91,13 @@ def build(doc: Doc, stops: tuple[str, ...] = STOPS,
                             max_new_tokens=MAX_NEW_TOKENS, max_context_tokens=keep)]
 
 
-def score(doc: Doc, responses: list[Response]) -> Scored:
+def score(doc: ScoreInput, responses: list[Response]) -> Scored:
     completion = cut_at_stops(responses[0]["text"], STOPS)
     answer = answer_after_trigger(completion)
     return Scored(extracted=answer, score=float(answer == doc.target))
 
 
-def score_opencompass(doc: Doc, responses: list[Response],
+def score_opencompass(doc: ScoreInput, responses: list[Response],
                       stops: tuple[str, ...] = OC_STOPS) -> Scored:
     completion = cut_at_stops(responses[0]["text"], stops)
     if doc.meta["multiple_choice"]:

@@ -155,15 +155,15 @@ def build_oc2023(doc: Doc) -> list[GenerateRequest]:
                             max_context_tokens=OC2023_CONTEXT_TOKENS)]
 
 
-def score(doc: Doc, responses: list[Response]) -> Scored:
+def score(doc: ScoreInput, responses: list[Response]) -> Scored:
     return score_many([doc], [responses])[0]
 
 
-def score_oc2023(doc: Doc, responses: list[Response]) -> Scored:
+def score_oc2023(doc: ScoreInput, responses: list[Response]) -> Scored:
     return score_many_oc2023([doc], [responses])[0]
 
 
-def score_opencompass(doc: Doc, responses: list[Response]) -> Scored:
+def score_opencompass(doc: ScoreInput, responses: list[Response]) -> Scored:
     return score_many_opencompass([doc], [responses])[0]
 
 

@@ -22,7 +22,7 @@ from evaluate.data import DataDir
 from evaluate.registry import register
 from evaluate.requests import Response
 from evaluate.scoring.opencompass import humaneval_v2
-from evaluate.task import Aggregation, Doc, Scored, Task
+from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 from evaluate.tasks import gsm8k, humaneval
 from evaluate.tasks.opencompass_chat import ENGINE, chat_request, reply
 
@@ -38,7 +38,7 @@ def load_gsm8k(data: DataDir) -> list[Doc]:
     return docs
 
 
-def score_gsm8k(doc: Doc, responses: list[Response]) -> Scored:
+def score_gsm8k(doc: ScoreInput, responses: list[Response]) -> Scored:
     text = reply(responses)
     predicted = gsm8k.opencompass_prediction(text)
     gold = gsm8k.opencompass_gold(doc.target)
@@ -55,7 +55,7 @@ def load_humaneval(data: DataDir) -> list[Doc]:
     return docs
 
 
-def score_humaneval(docs: list[Doc], responses: list[list[Response]]) -> list[Scored]:
+def score_humaneval(docs: list[ScoreInput], responses: list[list[Response]]) -> list[Scored]:
     from evaluate.sandbox import Limits, run_programs
 
     replies = [reply(r) for r in responses]
@@ -69,7 +69,7 @@ def score_humaneval(docs: list[Doc], responses: list[list[Response]]) -> list[Sc
             for completion, text, result in zip(completions, replies, results, strict=True)]
 
 
-def score_humaneval_one(doc: Doc, responses: list[Response]) -> Scored:
+def score_humaneval_one(doc: ScoreInput, responses: list[Response]) -> Scored:
     return score_humaneval([doc], [responses])[0]
 
 

@@ -143,7 +143,7 @@ def iter_samples(run_dir: str | Path, offset: int = 0, limit: int = 50,
     ``index`` (line number in ``samples.jsonl``) and ``verdict``."""
     path = _samples_file(run_dir).resolve()
     index = _index(run_dir, verdicts=bool(verdict_filter))
-    chosen = range(len(index.offsets))
+    chosen: list[int] = list(range(len(index.offsets)))
     if verdict_filter:
         assert index.scored is not None
         chosen = [i for i in chosen if index.scored[2][i] == verdict_filter]

@@ -148,7 +148,7 @@ def export(catalog: Catalog, folder: str | Path) -> Path:
     html = static_text("index.html").replace(
         STATIC_MARKER, '<script src="data/runs.js"></script>')
     (folder / "index.html").write_text(html, encoding="utf-8")
-    plot = None
+    plot: str | dict[str, str] | None = None
     try:
         plot = catalog.plot(folder / "plot.png").name
     except EvaluateError as exc:  # no matplotlib, or nothing to plot: the page says why
