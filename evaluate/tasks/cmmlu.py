@@ -118,19 +118,10 @@ def oc_rows(path: Path) -> list[dict[str, str]]:
 
 def load_opencompass(data: DataDir) -> list[Doc]:
     """Every test question; the context of its four candidate prompts."""
-    docs = []
-    for subject in OC_SUBJECTS:
-        ice = oc.string_ice(OC_ICE, oc_rows(data.path(f"cmmlu/dev/{subject}.csv"))[:SHOTS],
-                            "answer")
-        name = f"cmmlu/test/{subject}.csv"
-        for number, row in enumerate(oc_rows(data.path(name)), 1):
-            require_answer(row["answer"], f"{name}:{number}")
-            prompts = [oc.string_prompt(oc_hint(subject) + OC_PROMPT[x], ice, row)
-                       for x in LETTERS]
-            docs.append(Doc(id=f"{subject}/{number - 1}", target=row["answer"],
-                            meta={"subject": subject},
-                            data={"prompt": oc.shared_context(prompts, SPACED_LETTERS)}))
-    return docs
+    return oc.subject_ppl_docs(
+        data, OC_SUBJECTS, lambda s: (f"cmmlu/dev/{s}.csv", f"cmmlu/test/{s}.csv"), oc_rows,
+        OC_ICE, lambda s: {x: oc_hint(s) + OC_PROMPT[x] for x in LETTERS}, "answer", SHOTS,
+        SPACED_LETTERS)
 
 
 def build_opencompass(doc: Doc) -> list:

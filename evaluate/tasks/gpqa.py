@@ -64,9 +64,8 @@ def rows(data: DataDir) -> list[dict[str, str]]:
 def load(data: DataDir) -> list[Doc]:
     docs = []
     for number, row in enumerate(rows(data)):
-        prompts = [oc.string_prompt(TEMPLATE[x], "", row) for x in LETTERS]
         docs.append(Doc(id=str(number), target=row["answer"],
-                        data={"prompt": oc.shared_context(prompts, SPACED_LETTERS)}))
+                        data={"prompt": oc.label_context(TEMPLATE, "", row, SPACED_LETTERS)}))
     return docs
 
 

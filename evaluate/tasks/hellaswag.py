@@ -43,9 +43,8 @@ def load(data: DataDir) -> list[Doc]:
                         "label")
     docs = []
     for number, row in enumerate(rows(data, "hellaswag/hellaswag.jsonl")):
-        prompts = [oc.string_prompt(PROMPT[x], ice, row) for x in LETTERS]
         docs.append(Doc(id=str(number), target=row["label"],
-                        data={"prompt": oc.shared_context(prompts, LETTERS)}))
+                        data={"prompt": oc.label_context(PROMPT, ice, row, LETTERS)}))
     return docs
 
 

@@ -98,19 +98,10 @@ def oc_rows(path: Path) -> list[dict[str, str]]:
 
 def load_opencompass(data: DataDir) -> list[Doc]:
     """Every test question; the context of its four candidate prompts (mmlu_ppl_ac766d)."""
-    docs = []
-    for subject in SUBJECTS:
-        ice = oc.string_ice(OC_ICE, oc_rows(data.path(f"mmlu/dev/{subject}_dev.csv"))[:SHOTS],
-                            "target")
-        test_name = f"mmlu/test/{subject}_test.csv"
-        for number, row in enumerate(oc_rows(data.path(test_name)), 1):
-            require_answer(row["target"], f"{test_name}:{number}")
-            prompts = [oc.string_prompt(oc_hint(subject) + OC_PROMPT[x], ice, row)
-                       for x in LETTERS]
-            docs.append(Doc(id=f"{subject}/{number - 1}", target=row["target"],
-                            meta={"subject": subject},
-                            data={"prompt": oc.shared_context(prompts, SPACED_LETTERS)}))
-    return docs
+    return oc.subject_ppl_docs(
+        data, SUBJECTS, lambda s: (f"mmlu/dev/{s}_dev.csv", f"mmlu/test/{s}_test.csv"), oc_rows,
+        OC_ICE, lambda s: {x: oc_hint(s) + OC_PROMPT[x] for x in LETTERS}, "target", SHOTS,
+        SPACED_LETTERS)
 
 
 def build_opencompass(doc: Doc) -> list:

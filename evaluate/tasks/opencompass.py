@@ -31,11 +31,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from evaluate.data import DataDir
 from evaluate.errors import MalformedDataError
+from evaluate.task import Doc
+from evaluate.tasks.multiple_choice import require_answer
 
 Fields = Mapping[str, object]  # one row, in the loader's column order
 ICE_TOKEN = "</E>"
@@ -141,6 +144,36 @@ def shared_context(prompts: Sequence[str], endings: Sequence[str]) -> str:
                                                                      strict=True)):
         raise MalformedDataError("the candidate prompts do not share one context")
     return contexts.pop()
+
+
+def label_context(template: Mapping[str, str], ice: str, row: Fields,
+                  endings: Sequence[str]) -> str:
+    """A PPL question: the context its per-label string prompts (the shots in place of
+    ``</E>``, filled with ``row``; labels in ``template``'s order) share before their endings."""
+    prompts = [string_prompt(template[label], ice, row) for label in template]
+    return shared_context(prompts, endings)
+
+
+def subject_ppl_docs(data: DataDir, subjects: Iterable[str],
+                     files: Callable[[str], tuple[str, str]],
+                     read_rows: Callable[[Path], list[dict[str, str]]],
+                     ice: Mapping[str, str], prompt: Callable[[str], Mapping[str, str]],
+                     answer: str, shots: int, endings: Sequence[str]) -> list[Doc]:
+    """Per-subject few-shot PPL multiple choice (``mmlu_ppl``, ``cmmlu_ppl``): for each subject,
+    ``files(subject)`` names its dev and test files; dev rows ``0..shots-1`` are the shots of
+    the label-keyed ``ice`` template, and each test row is one question over ``prompt(subject)``
+    (id ``subject/row``, target the ``answer`` column)."""
+    docs = []
+    for subject in subjects:
+        dev, test = files(subject)
+        context = string_ice(ice, read_rows(data.path(dev))[:shots], answer)
+        template = prompt(subject)
+        for number, row in enumerate(read_rows(data.path(test)), 1):
+            require_answer(row[answer], f"{test}:{number}")
+            docs.append(Doc(id=f"{subject}/{number - 1}", target=row[answer],
+                            meta={"subject": subject},
+                            data={"prompt": label_context(template, context, row, endings)}))
+    return docs
 
 
 def read_csv(path: Path) -> list[list[str]]:

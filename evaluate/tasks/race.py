@@ -57,9 +57,8 @@ def load(data: DataDir, level: str) -> list[Doc]:
         article = str(row["example_id"]).removesuffix(".txt")
         seen[article] = number = seen.get(article, -1) + 1
         require_answer(str(row["answer"]), where)
-        prompts = [oc.string_prompt(TEMPLATE[x], "", row) for x in LETTERS]
         docs.append(Doc(id=f"{article}/{number}", target=row["answer"],
-                        data={"prompt": oc.shared_context(prompts, SPACED_LETTERS)}))
+                        data={"prompt": oc.label_context(TEMPLATE, "", row, SPACED_LETTERS)}))
     return docs
 
 
