@@ -35,7 +35,9 @@ OPENCOMPASS_CHAT_ROWS = {"mmlu:opencompass-chat": "mmlu", "cmmlu:opencompass-cha
                          "ceval:opencompass-chat": "ceval-test",
                          "gsm8k:opencompass-chat": "gsm8k",
                          "humaneval:opencompass-chat": "humaneval",
-                         "ifeval:opencompass-chat": "IFEval"}
+                         "ifeval:opencompass-chat": "IFEval",
+                         "math:opencompass-chat": "math", "mbpp:opencompass-chat": "mbpp",
+                         "bbh:opencompass-chat": "bbh"}
 # Base-model protocols that fill only the base tables (the chat table's rows need chat prompts).
 OPENCOMPASS_BASE_ROWS = {"gaokao:opencompass": "GaokaoBench", "triviaqa:opencompass": "triviaqa",
                          "nq:opencompass": "nq", "race:opencompass": "race-high",

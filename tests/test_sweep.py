@@ -34,6 +34,7 @@ KNOWN_TASKS |= {"mmlu:qwen-chat", "ceval:qwen-chat", "gsm8k:qwen-chat", "gsm8k:q
                 "ceval:opencompass-chat", "gsm8k:opencompass-chat", "humaneval:opencompass-chat"}
 KNOWN_TASKS |= {"ifeval:opencompass-chat", "humaneval:opencompass", "theoremqa:opencompass",
                 "lcbench:opencompass"}
+KNOWN_TASKS |= {"math:opencompass-chat", "mbpp:opencompass-chat", "bbh:opencompass-chat"}
 
 
 def _load(data: DataDir) -> list[Doc]:

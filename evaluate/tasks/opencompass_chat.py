@@ -16,6 +16,7 @@ and the dataset's own (none here).
 - ``ceval:opencompass-chat`` (C3, ``ceval_internal_gen_2daf24``): 5 dev shots, ``first_capital``,
   macro over 52 subjects, **val** split (the table's ceval-test answers are not public).
 - ``gsm8k:opencompass-chat`` and ``humaneval:opencompass-chat``: :mod:`.opencompass_chat_gen`.
+- ``math``, ``mbpp`` and ``bbh:opencompass-chat``: :mod:`.opencompass_chat_reasoning`.
 """
 
 from __future__ import annotations
