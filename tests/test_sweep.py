@@ -34,6 +34,9 @@ KNOWN_TASKS |= {"mmlu:qwen-chat", "ceval:qwen-chat", "gsm8k:qwen-chat", "gsm8k:q
                 "ceval:opencompass-chat", "gsm8k:opencompass-chat", "humaneval:opencompass-chat"}
 KNOWN_TASKS |= {"ifeval:opencompass-chat", "humaneval:opencompass", "theoremqa:opencompass",
                 "lcbench:opencompass"}
+KNOWN_TASKS |= {"gaokao:opencompass-chat", "triviaqa:opencompass-chat", "nq:opencompass-chat",
+                "race:opencompass-chat", "winogrande:opencompass-chat",
+                "hellaswag:opencompass-chat", "gpqa:opencompass-chat"}
 
 
 def _load(data: DataDir) -> list[Doc]:
