@@ -8,8 +8,9 @@ active, the reply cut at ``<|im_end|>`` / ``<|endoftext|>``); none of these conf
 (:mod:`.race`, :mod:`.winogrande`, :mod:`.hellaswag`, :mod:`.gpqa`), filled by plain replacement
 in the loader's column order with the answer column emptied (generation mode).
 
-- ``race:opencompass-chat`` / ``race-middle:opencompass-chat`` (C7, ``race_gen_69ee4f``): one user
-  turn ``"Read the article, ...\\n\\nArticle:\\n{article}\\n\\nQ: {question}\\n\\nA. ...\\nD. ..."``.
+- ``race:opencompass-chat`` / ``race-middle:opencompass-chat`` (C7, ``race_gen_69ee4f``): one
+  user turn ``"Read the article, ...\\n\\nArticle:\\n{article}\\n\\nQ: {question}\\n\\nA. ...
+  \\nD. ..."``.
 - ``winogrande:opencompass-chat`` (C8, ``winogrande_5shot_gen_b36770``): train_xs rows 0, 2, 4,
   6, 8 as turns (user ``"Question: {sentence}\\nA. {option1}\\nB. {option2}\\nAnswer:"``,
   assistant the letter), then the dev question; options ``"AB"``.

@@ -27,8 +27,14 @@ from evaluate.requests import GenerateRequest, Response, cut_at_stops
 from evaluate.task import Doc, Scored, ScoreInput, Task
 from evaluate.tasks import gaokao, open_qa
 from evaluate.tasks import opencompass as oc
-from evaluate.tasks.opencompass_chat import (ENGINE, MAX_OUT_LEN, STOPS, chat_request,
-                                             reply, round_conversation)
+from evaluate.tasks.opencompass_chat import (
+    ENGINE,
+    MAX_OUT_LEN,
+    STOPS,
+    chat_request,
+    reply,
+    round_conversation,
+)
 
 QA_STOPS = (*STOPS, *open_qa.STOPS)  # the checkpoint's eos strings, then the dataset's
 QA_BOT = "A: {answer}.\n"

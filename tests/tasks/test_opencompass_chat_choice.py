@@ -105,7 +105,8 @@ def test_hellaswag_ten_shot_turns(docs, renderer, data_dir):
     text = _rendered(renderer, "hellaswag:opencompass-chat", doc)
     assert text == (SYSTEM + shots.replace("<|im_start|>user\n", "<|im_start|>user\n"
                                            + instruction, 1)
-                    + "<|im_start|>user\nA man is sitting on a roof. He\nA) is using wrap to wrap a pair of skis.\nB) is ripping level tiles "
+                    + "<|im_start|>user\nA man is sitting on a roof. He"
+                    "\nA) is using wrap to wrap a pair of skis.\nB) is ripping level tiles "
                     "off.\nC) is holding a rubik's cube.\nD) starts pulling up roofing on a "
                     "roof.\nWhat is the right option?\n" + END)
     assert text.startswith(SYSTEM + "<|im_start|>user\nContinue the following text without "

@@ -23,8 +23,9 @@ QWEN15_TEMPLATE = (
     "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 SYSTEM = "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
-ENGLISH = ("请你做一道英语选择题\n请你一步一步思考并将思考过程写在【解析】和<eoe>之间。你将从A，B，C，D中选出正确的"
-           "答案，并写在【答案】和<eoa>之间。\n例如：【答案】: A <eoa>\n完整的题目回答的格式如下：\n【解析】 ... <eoe>\n"
+ENGLISH = ("请你做一道英语选择题\n请你一步一步思考并将思考过程写在【解析】和<eoe>之间。"
+           "你将从A，B，C，D中选出正确的答案，并写在【答案】和<eoa>之间。\n"
+           "例如：【答案】: A <eoa>\n完整的题目回答的格式如下：\n【解析】 ... <eoe>\n"
            "【答案】 ... <eoa>\n请你严格按照上述格式作答。\n题目如下：")
 
 
@@ -139,3 +140,21 @@ def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_pat
             assert sample["requests"][0]["context"].endswith(
                 "\n<|im_end|>\n<|im_start|>assistant\n")
             assert "reply" in sample["extra"]
+
+
+def test_reported_rows_of_the_chat_table():
+    from evaluate.reported import lookup_in, missing_rows
+
+    pairs = {"gaokao:opencompass-chat": 70.55, "triviaqa:opencompass-chat": 53.65,
+             "nq:opencompass-chat": 16.87, "race:opencompass-chat": 83.28,
+             "winogrande:opencompass-chat": 65.27, "hellaswag:opencompass-chat": 71.58,
+             "gpqa:opencompass-chat": 31.82}
+    for task, value in pairs.items():
+        assert lookup_in("opencompass_qwen1.5_chat", "Qwen/Qwen1.5-7B-Chat", task) == value
+        assert lookup_in("opencompass_qwen1.5_base", "Qwen/Qwen1.5-7B", task) is None
+    chat = ["mmlu:opencompass-chat", "cmmlu:opencompass-chat", "ceval:opencompass-chat", *pairs]
+    rows = missing_rows("opencompass_qwen1.5_chat", chat)
+    assert not any(r.startswith(("GaokaoBench", "race-high", "GPQA_diamond", "nq ")) for r in rows)
+    # a row that cannot be reproduced is named with its reason even when a task stands beside it
+    assert any(r.startswith("ceval-test (C-Eval's test answers are private") for r in rows)
+    assert "bbh (no run)" in rows
