@@ -37,7 +37,13 @@ OPENCOMPASS_CHAT_ROWS = {"mmlu:opencompass-chat": "mmlu", "cmmlu:opencompass-cha
                          "humaneval:opencompass-chat": "humaneval",
                          "ifeval:opencompass-chat": "IFEval",
                          "math:opencompass-chat": "math", "mbpp:opencompass-chat": "mbpp",
-                         "bbh:opencompass-chat": "bbh"}
+                         "bbh:opencompass-chat": "bbh",
+                         "gaokao:opencompass-chat": "GaokaoBench",
+                         "triviaqa:opencompass-chat": "triviaqa", "nq:opencompass-chat": "nq",
+                         "race:opencompass-chat": "race-high",
+                         "winogrande:opencompass-chat": "winogrande",
+                         "hellaswag:opencompass-chat": "hellaswag",
+                         "gpqa:opencompass-chat": "GPQA_diamond"}
 # Base-model protocols that fill only the base tables (the chat table's rows need chat prompts).
 OPENCOMPASS_BASE_ROWS = {"gaokao:opencompass": "GaokaoBench", "triviaqa:opencompass": "triviaqa",
                          "nq:opencompass": "nq", "race:opencompass": "race-high",
@@ -46,7 +52,8 @@ OPENCOMPASS_BASE_ROWS = {"gaokao:opencompass": "GaokaoBench", "triviaqa:opencomp
                          "theoremqa:opencompass": "TheoremQA", "lcbench:opencompass": "lcbench"}
 # Rows of the OpenCompass tables that cannot be reproduced here, and why (said by the tables).
 OPENCOMPASS_UNREPRODUCIBLE = {
-    "ceval-test": "C-Eval's test answers are private; ceval:opencompass scores the val split",
+    "ceval-test": "C-Eval's test answers are private; ceval:opencompass and "
+                  "ceval:opencompass-chat score the val split",
 }
 # Qwen's chat table (technical report Table 5): the few-shot columns are the base-model protocols
 # run on the chat checkpoints; the 0-shot columns are Qwen's chat scripts (tasks/qwen_chat.py).

@@ -35,6 +35,9 @@ KNOWN_TASKS |= {"mmlu:qwen-chat", "ceval:qwen-chat", "gsm8k:qwen-chat", "gsm8k:q
 KNOWN_TASKS |= {"ifeval:opencompass-chat", "humaneval:opencompass", "theoremqa:opencompass",
                 "lcbench:opencompass"}
 KNOWN_TASKS |= {"math:opencompass-chat", "mbpp:opencompass-chat", "bbh:opencompass-chat"}
+KNOWN_TASKS |= {"gaokao:opencompass-chat", "triviaqa:opencompass-chat", "nq:opencompass-chat",
+                "race:opencompass-chat", "winogrande:opencompass-chat",
+                "hellaswag:opencompass-chat", "gpqa:opencompass-chat"}
 
 
 def _load(data: DataDir) -> list[Doc]:

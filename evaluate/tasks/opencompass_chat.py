@@ -16,7 +16,9 @@ and the dataset's own (none here).
 - ``ceval:opencompass-chat`` (C3, ``ceval_internal_gen_2daf24``): 5 dev shots, ``first_capital``,
   macro over 52 subjects, **val** split (the table's ceval-test answers are not public).
 - ``gsm8k:opencompass-chat`` and ``humaneval:opencompass-chat``: :mod:`.opencompass_chat_gen`.
-- ``math``, ``mbpp`` and ``bbh:opencompass-chat``: :mod:`.opencompass_chat_reasoning`.
+- ``math``, ``mbpp`` and ``bbh:opencompass-chat``: :mod:`.opencompass_chat_reasoning`;
+- ``gaokao/triviaqa/nq:opencompass-chat``: :mod:`.opencompass_chat_knowledge`;
+  ``race/winogrande/hellaswag/gpqa:opencompass-chat``: :mod:`.opencompass_chat_choice`.
 """
 
 from __future__ import annotations
