@@ -76,8 +76,8 @@ def pad_requests(
     out = []
     for index in chosen:
         row = list(requests[index])
-        for label in range(batching.rows):
-            row[label] = dataclasses.replace(row[label], left_pad=pads[index, label])
+        for label, request in enumerate(_rows(row, batching, docs[index].id)):
+            row[label] = dataclasses.replace(request, left_pad=pads[index, label])
         out.append(row)
     return out
 

@@ -76,6 +76,8 @@ class RunOptions:
 
 def select_subset(docs: list[Doc], limit: int | None, seed: int) -> list[Doc]:
     """A deterministic subset of ``limit`` docs spread over the whole set, in original order."""
+    if limit is None or limit >= len(docs):
+        return docs
     return [docs[i] for i in select_indices(len(docs), limit, seed)]
 
 

@@ -11,9 +11,10 @@ The scorer sees a :class:`ScoreInput` -- the id, target, meta and reference stor
 
 What a task needs from the generic code is declared, never inferred from its name: one request
 at a time (``batch_size_one``), scoring in an engine's left-padded batches
-(``request_batching``, :class:`LeftPaddedBatches`), a check of the loaded model (``check_backend``), a report over a
-results folder (``report``), scoring of completions made elsewhere (``score_completions``), and
-the subjects a run may be limited to (``subjects``; see :meth:`Task.select`).
+(``request_batching``, :class:`LeftPaddedBatches`), a check of the loaded model
+(``check_backend``), a report over a results folder (``report``), scoring of completions made
+elsewhere (``score_completions``), and the subjects a run may be limited to (``subjects``; see
+:meth:`Task.select`).
 
 Everything that defines the protocol -- the parameters, the code of the builder, the scorer and
 the loader, and the aggregation -- goes into :meth:`Task.protocol_hash`.

@@ -1,4 +1,4 @@
-"""OpenCompass's left-padded perplexity batches (Task.request_batching, SequenceNLLRequest.left_pad).
+"""OpenCompass's left-padded perplexity batches (request_batching, SequenceNLLRequest.left_pad).
 
 The faithful values are checked against a batch built here by hand and run through the model's
 plain forward (input ids and attention mask, no position ids), as OpenCompass's ``get_ppl`` did.

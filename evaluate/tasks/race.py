@@ -5,10 +5,10 @@ Candidate X (a label-keyed string template rendered by :mod:`evaluate.tasks.open
 ``"Read the article, and answer the question by replying A, B, C or D.\\n\\n{article}\\n\\nQ:
 {question}\\n\\nA. {A}\\nB. {B}\\nC. {C}\\nD. {D}\\n\\nAnswer: X"``; the lowest average NLL over the
 whole prompt wins, each prompt scored as a row of OpenCompass's left-padded batch of 8
-(``NAME-unbatched``: each prompt alone; EVALUATION.md "OpenCompass perplexity batches"). ``race:opencompass`` is RACE-high
-(the reported row), ``race-middle:opencompass`` RACE-middle; both on the test split, read from the
-original release's ``RACE/test/<level>/<n>.txt`` files (one article with its questions each),
-articles in file-number order.
+(``NAME-unbatched``: each prompt alone; EVALUATION.md "OpenCompass perplexity batches").
+``race:opencompass`` is RACE-high (the reported row), ``race-middle:opencompass`` RACE-middle;
+both on the test split, read from the original release's ``RACE/test/<level>/<n>.txt`` files
+(one article with its questions each), articles in file-number order.
 """
 
 from __future__ import annotations
