@@ -4,9 +4,12 @@ OpenCompass's ``PPLInferencer`` scored each label's candidate prompts in left-pa
 consecutive rows (PROTOCOLS_MORE.md A1): the pad token is ignored as a label, so a padded row
 also counts the loss of its first real token predicted from the last pad position, position ids
 are not corrected for the padding, and the sum is divided by the row's non-pad token count. The
-``*:opencompass`` tasks compute each candidate alone. This script takes the first ``--rows`` rows
-of a task (whole batches of 8, dataset order), computes both values for every candidate, and
-prints how many predictions differ, the accuracy of each and the mean absolute difference.
+``*:opencompass`` tasks compute that (``evaluate.backends.left_padded``, used here too); the
+``*:opencompass-unbatched`` variants compute each candidate alone. This script takes the first
+``--rows`` rows of a task (whole batches of 8, dataset order), computes both values for every
+candidate with the model's plain forward pass, and prints how many predictions differ, the
+accuracy of each and the mean absolute difference. (A run of ``TASK`` and ``TASK-unbatched``
+measures the same on any ``--limit`` subset; this script needs no run folders.)
 
     EVALUATE_DATA_DIR=../shared/data python benchmarks/oc_padding.py --task race:opencompass
 """
@@ -18,9 +21,7 @@ import json
 import os
 import time
 
-import torch
-import torch.nn.functional as F
-
+from evaluate.backends.left_padded import ppl_values
 from evaluate.data import DataDir
 from evaluate.evaluation import ModelSpec, load_backend
 from evaluate.registry import get_task
@@ -30,21 +31,10 @@ ENDINGS = {"race:opencompass": SPACED, "gpqa:opencompass": SPACED,
            "hellaswag:opencompass": ("A", "B", "C", "D")}
 
 
-@torch.inference_mode()
 def batch_values(model, tokenizer, texts: list[str], pad: int) -> list[float]:
     """OpenCompass's ``get_ppl`` on one left-padded batch: sum CE over non-pad labels / non-pad."""
     rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, width - len(r):] = torch.tensor(r)
-        mask[i, width - len(r):] = 1
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
-                           reduction="none", ignore_index=pad).view(len(rows), -1)
-    lens = (ids != pad).sum(-1)
-    return (loss.sum(-1) / lens).tolist()
+    return ppl_values(model, rows, pad)
 
 
 def main() -> None:

@@ -138,7 +138,7 @@ _KINDS: dict[str, type] = {
 
 # Fields added after requests were first hashed: omitted while at their default (hash stability).
 _CHAT_DEFAULTS = {"chat": None, "context_ids": None}
-_OMIT_AT_DEFAULT = {
+_OMIT_AT_DEFAULT: dict[str, dict[str, Any]] = {
     "generate": {"temperature": 0.0, "top_p": 1.0, "seed": 0, "repetition_penalty": 1.0,
                  **_CHAT_DEFAULTS},
     "loglikelihood": _CHAT_DEFAULTS,

@@ -193,3 +193,12 @@ def test_lazy_backend_measures_prompts_without_loading_the_weights(qwen2_tokeniz
     assert lazy.encode_batch(["Answer: A"]) == [
         qwen2_tokenizer("Answer: A", add_special_tokens=False)["input_ids"]]
     assert left_padding.applies(lazy) and lazy.pad_id is None
+
+
+def test_library_batch_values_used_by_the_benchmark(tiny_model, qwen2_tokenizer):
+    from evaluate.backends.left_padded import ppl_values
+
+    texts = [d.data["prompt"] + " A" for d in toy_docs()[:8]]
+    rows = [qwen2_tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    assert ppl_values(tiny_model, rows, qwen2_tokenizer.pad_token_id) == pytest.approx(
+        oc_batch(tiny_model, qwen2_tokenizer, texts), abs=1e-6)
