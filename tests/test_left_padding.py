@@ -173,6 +173,17 @@ def test_a_backend_without_padded_rows_computes_each_prompt_alone(backend, tmp_p
                for r in p.requests)
 
 
+def test_the_openai_backend_never_pads():
+    from evaluate.backends.openai import OpenAIBackend
+    from evaluate.errors import EvaluateError
+    from evaluate.requests import SequenceNLLRequest
+
+    assert not left_padding.applies(OpenAIBackend)
+    server = object.__new__(OpenAIBackend)  # no server needed to refuse
+    with pytest.raises(EvaluateError, match="left-padded"):
+        server.tokenize(0, SequenceNLLRequest(text="x", left_pad=2))
+
+
 def test_race_unbatched_two_pass_form_equals_batch_one(data_dir, backend, tiny_model,
                                                        qwen2_tokenizer):
     task = get_task("race-middle:opencompass-unbatched")
