@@ -8,10 +8,15 @@ are not corrected for the padding, and the sum is divided by the row's non-pad t
 ``*:opencompass-unbatched`` variants compute each candidate alone. This script takes the first
 ``--rows`` rows of a task (whole batches of 8, dataset order), computes both values for every
 candidate with the model's plain forward pass, and prints how many predictions differ, the
-accuracy of each and the mean absolute difference. (A run of ``TASK`` and ``TASK-unbatched``
-measures the same on any ``--limit`` subset; this script needs no run folders.)
+accuracy of each and the mean absolute difference.
+
+``--compare BATCHED_RUN UNBATCHED_RUN`` prints the same figures from two finished run folders
+(``TASK`` and ``TASK-unbatched`` on the same ``--limit``/``--seed``; their rows keep their real
+batch neighbours), without a model: each sample's ``extra`` values (``avg_nll`` or ``ll``).
 
     EVALUATE_DATA_DIR=../shared/data python benchmarks/oc_padding.py --task race:opencompass
+    python benchmarks/oc_padding.py --compare results/M/race_opencompass \
+        results/M/race_opencompass-unbatched
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 from evaluate.backends.left_padded import ppl_values
 from evaluate.data import DataDir
@@ -37,12 +43,36 @@ def batch_values(model, tokenizer, texts: list[str], pad: int) -> list[float]:
     return ppl_values(model, rows, pad)
 
 
+def compare(batched: Path, unbatched: Path) -> dict:
+    """The gap between two finished runs' per-candidate values (samples.jsonl ``extra``)."""
+    def rows(run: Path) -> dict[str, dict]:
+        lines = (run / "samples.jsonl").read_text(encoding="utf-8").splitlines()
+        return {row["id"]: row for row in map(json.loads, lines)}
+
+    one, two = rows(batched), rows(unbatched)
+    key = "avg_nll" if "avg_nll" in next(iter(one.values()))["extra"] else "ll"
+    shared = [i for i in one if i in two]
+    diffs = [abs(a - b) for i in shared
+             for a, b in zip(one[i]["extra"][key], two[i]["extra"][key], strict=True)]
+    return {"batched": str(batched), "unbatched": str(unbatched), "value": key,
+            "rows": len(shared),
+            "predictions_differ": sum(one[i]["extracted"] != two[i]["extracted"] for i in shared),
+            "accuracy_batch8": 100 * sum(one[i]["score"] for i in shared) / len(shared),
+            "accuracy_alone": 100 * sum(two[i]["score"] for i in shared) / len(shared),
+            "mean_abs_diff": sum(diffs) / len(diffs), "max_abs_diff": max(diffs)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="race:opencompass", choices=sorted(ENDINGS))
     parser.add_argument("--rows", type=int, default=16, help="a multiple of 8")
     parser.add_argument("--model", default="embedded")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("BATCHED", "UNBATCHED"),
+                        help="two finished run folders to compare instead (no model)")
     args = parser.parse_args()
+    if args.compare:
+        print(json.dumps(compare(*args.compare)))
+        return
     backend = load_backend(ModelSpec(args.model))
     model, tokenizer, pad = backend.model, backend.tokenizer, backend.pad_id
     docs = get_task(args.task).load(DataDir(os.environ.get("EVALUATE_DATA_DIR")))[: args.rows]

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,6 +30,7 @@ from evaluate.tasks import opencompass as oc
 from evaluate.tasks import winogrande
 
 ENDINGS = (" A", " B")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def toy_docs() -> list[Doc]:
@@ -153,6 +158,12 @@ def test_unbatched_equals_batch_one_and_cache_keeps_them_apart(backend, tiny_mod
                 for e in ENDINGS]
         assert sample["extra"]["avg_nll"] == pytest.approx(want, abs=1e-6)
     assert faithful["samples"] == alone["samples"] == 6
+    gap = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "oc_padding.py"), "--compare",
+         str(tmp_path / "tiny" / "toy_ppl"), str(tmp_path / "tiny" / "toy_ppl-unbatched")],
+        capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    report = json.loads(gap.stdout)
+    assert report["rows"] == 6 and report["max_abs_diff"] > 0
 
     class Offline(HFBackend):
         def run(self, requests, progress=True, desc="model"):
