@@ -540,7 +540,9 @@ class HFBackend(BatchingBackend):
             for i, response in zip(members, self._left_padded(
                     [items[i] for i in members], width), strict=True):
                 out[i] = response
-        return [response for response in out if response is not None]
+        done = [response for response in out if response is not None]
+        assert len(done) == len(items)  # every item answered, in order
+        return done
 
     def _left_padded(self, items: list[Tokenized], width: int) -> list[Response]:
         """Rows of one left-padded batch of ``width`` tokens, as the engine computed them."""
