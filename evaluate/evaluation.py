@@ -124,8 +124,11 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
     if spec.chat_template:
         identity["chat_template"] = _template_identity(spec.chat_template)
     if lazy:
-        wrapper.append(LazyBackend(identity, factory, HFBackend.name, batch_size, spec.label))
-        return _attach_chat(spec, wrapper[0], path)
+        wrapper.append(LazyBackend(identity, factory, HFBackend.name, batch_size, spec.label,
+                                   left_padded_rows=HFBackend.left_padded_rows))
+        lazy_backend = _attach_chat(spec, wrapper[0], path)
+        lazy_backend._load_tokenizer = lambda: lazy_backend.chat_renderer.tokenizer
+        return lazy_backend
     print(f"loading {spec.label} ...", file=sys.stderr)
     return _attach_chat(spec, factory(), path)
 

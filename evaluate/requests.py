@@ -103,16 +103,28 @@ class SequenceNLLRequest:
 
     The response is ``{"nll": total, "num_tokens": n - 1}``; with ``per_token=True`` it also has
     ``"nlls"``, the n - 1 values of tokens 2..n in order.
+
+    ``left_pad=p`` asks for the row of a left-padded batch as an engine that passes no position
+    ids computes it (OpenCompass's ``get_ppl``; :mod:`evaluate.left_padding`): p pad tokens, then
+    the text, attention mask 0 on the pads, positions 0..p+n-1 uncorrected. Every label that is
+    not the pad token counts, so with p > 0 the first token is predicted from the last pad
+    position. The response adds ``"left_pad"`` (p) and ``"nonpad_tokens"`` (the row's tokens
+    that are not the pad token, OpenCompass's divisor); ``"num_tokens"`` counts the labels
+    summed and ``"nlls"`` lists them from the first real label position (0.0 at a pad-token
+    label). Only a backend with ``left_padded_rows`` answers it; the runner sets p.
     """
 
     text: str | None = None
     token_ids: tuple[int, ...] | None = None
     per_token: bool = False
+    left_pad: int | None = None
     kind: str = field(default="sequence_nll", init=False)
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.token_ids is None):
             raise ValueError("SequenceNLLRequest needs exactly one of text or token_ids")
+        if self.left_pad is not None and self.left_pad < 0:
+            raise ValueError(f"left_pad must be >= 0, not {self.left_pad}")
 
 
 Request = LoglikelihoodRequest | GenerateRequest | SequenceNLLRequest
@@ -125,12 +137,12 @@ _KINDS: dict[str, type] = {
 
 
 # Fields added after requests were first hashed: omitted while at their default (hash stability).
-_CHAT_DEFAULTS: dict[str, object] = {"chat": None, "context_ids": None}
-_OMIT_AT_DEFAULT: dict[str, dict[str, object]] = {
+_CHAT_DEFAULTS = {"chat": None, "context_ids": None}
+_OMIT_AT_DEFAULT: dict[str, dict[str, Any]] = {
     "generate": {"temperature": 0.0, "top_p": 1.0, "seed": 0, "repetition_penalty": 1.0,
                  **_CHAT_DEFAULTS},
     "loglikelihood": _CHAT_DEFAULTS,
-    "sequence_nll": {"per_token": False},
+    "sequence_nll": {"per_token": False, "left_pad": None},
 }
 
 
@@ -173,7 +185,8 @@ def request_hash(request: Request) -> str:
 #                   and with score_context: "context_nll": float, "context_nll_tokens": int}
 #   generate:      {"text": str, "num_tokens": int, "context_tokens": int,
 #                   "finish": "eos" | "stop" | "length"}
-#   sequence_nll:  {"nll": float, "num_tokens": int}
+#   sequence_nll:  {"nll": float, "num_tokens": int}; with left_pad also
+#                  "left_pad": int, "nonpad_tokens": int
 Response = dict[str, Any]
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from evaluate import distributed
+from evaluate import distributed, left_padding
 from evaluate.backends.base import Backend
 from evaluate.cache import RequestCache, model_fingerprint
 from evaluate.chat_templates import ChatRenderer, renderer_for
@@ -78,34 +78,52 @@ def select_subset(docs: list[Doc], limit: int | None, seed: int) -> list[Doc]:
     """A deterministic subset of ``limit`` docs spread over the whole set, in original order."""
     if limit is None or limit >= len(docs):
         return docs
-    chosen = sorted(random.Random(seed).sample(range(len(docs)), limit))
-    return [docs[i] for i in chosen]
+    return [docs[i] for i in select_indices(len(docs), limit, seed)]
+
+
+def select_indices(count: int, limit: int | None, seed: int) -> list[int]:
+    """The indices :func:`select_subset` keeps of ``count`` docs."""
+    if limit is None or limit >= count:
+        return list(range(count))
+    return sorted(random.Random(seed).sample(range(count), limit))
 
 
 # ---- step 1: plan ----------------------------------------------------------------------------
 def plan(
-    task: Task, data: DataDir, options: RunOptions, chat: ChatRenderer | None = None
+    task: Task, data: DataDir, options: RunOptions, chat: ChatRenderer | None = None,
+    backend: Backend | None = None,
 ) -> list[PlanRecord]:
     """Load the task's docs and build every request: the per-sample plan records.
 
     A chat task's conversations are rendered by ``chat`` into each request's ``context`` here,
-    so the plan (and every hash) holds the exact text the model reads.
+    so the plan (and every hash) holds the exact text the model reads. A task scored in an
+    engine's left-padded batches (``request_batching``) gets each batched request's left pad
+    here, measured with ``backend``'s tokenizer, when the backend can compute such rows.
     """
-    docs = select_subset(task.load(data), options.limit, options.seed)
-    records = []
+    every = task.load(data)
+    chosen = select_indices(len(every), options.limit, options.seed)
+    docs = [every[i] for i in chosen]
+    built = []
     for doc in tqdm(docs, desc=f"{task.name}: build", unit="doc", disable=not options.progress):
-        requests = task.build(doc)
+        requests = list(task.build(doc))
         if chat is not None:
             requests = [chat.render(r) for r in requests]
         elif any(getattr(r, "chat", None) is not None for r in requests):
             raise EvaluateError(f"task {task.name} builds chat requests but is not a chat task "
                                 "(Task.chat=False): nothing would render them")
-        records.append(PlanRecord(
-            id=doc.id, target=doc.target, meta=doc.meta,
-            requests=[{"hash": request_hash(r), **request_to_dict(r)} for r in requests],
-            reference=doc.reference,
-        ))
-    return records
+        built.append(requests)
+    if task.request_batching is not None and left_padding.applies(backend):
+        assert backend is not None
+        encode = getattr(backend, "encode_batch", None) or (
+            lambda texts: [backend.encode(t) for t in texts])
+        built = left_padding.pad_requests(task.request_batching, every, chosen, built,
+                                          task.build, encode)
+    return [
+        PlanRecord(id=doc.id, target=doc.target, meta=doc.meta,
+                   requests=[{"hash": request_hash(r), **request_to_dict(r)} for r in requests],
+                   reference=doc.reference)
+        for doc, requests in zip(docs, built, strict=True)
+    ]
 
 
 # ---- step 2: execute -------------------------------------------------------------------------
@@ -297,7 +315,7 @@ def run_task(
     if current.main:
         _reset_if_changed(run_dir, key)
     chat = renderer_for(backend) if task.chat else None
-    records = plan(task, data, options, chat)
+    records = plan(task, data, options, chat, backend)
     if current.main:
         write_plan(run_dir, records if options.store_private_text else _stored(task, records))
     tokens_before = (backend.tokens_in, backend.tokens_out)
@@ -326,10 +344,12 @@ def run_task(
                 raise error
             return shared
     results: dict[str, Any] | None = None
+    extra: dict[str, Any] = {"chat": chat.describe()} if chat is not None else {}
+    if task.request_batching is not None:
+        extra["request_batching"] = left_padding.describe(task.request_batching, backend)
     try:
         results = _write_run(task, records, responses, run_dir, data, backend, options, start,
-                             tokens, command, error, current,
-                             {"chat": chat.describe()} if chat is not None else {})
+                             tokens, command, error, current, extra)
     finally:
         if current.active:  # rank 0's results for every rank (None if writing them failed)
             distributed.broadcast(results)

@@ -10,9 +10,11 @@ The scorer sees a :class:`ScoreInput` -- the id, target, meta and reference stor
 ``plan.jsonl`` -- never the loaded :class:`Doc`, so a run and a later rescore score alike.
 
 What a task needs from the generic code is declared, never inferred from its name: one request
-at a time (``batch_size_one``), a check of the loaded model (``check_backend``), a report over a
-results folder (``report``), scoring of completions made elsewhere (``score_completions``), and
-the subjects a run may be limited to (``subjects``; see :meth:`Task.select`).
+at a time (``batch_size_one``), scoring in an engine's left-padded batches
+(``request_batching``, :class:`LeftPaddedBatches`), a check of the loaded model
+(``check_backend``), a report over a results folder (``report``), scoring of completions made
+elsewhere (``score_completions``), and the subjects a run may be limited to (``subjects``; see
+:meth:`Task.select`).
 
 Everything that defines the protocol -- the parameters, the code of the builder, the scorer and
 the loader, and the aggregation -- goes into :meth:`Task.protocol_hash`.
@@ -137,6 +139,27 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class LeftPaddedBatches:
+    """The published engine scored some requests in left-padded batches of consecutive docs.
+
+    The first ``rows`` requests of every doc (one per label, each a
+    :class:`~evaluate.requests.SequenceNLLRequest` with text) are batched label by label: the
+    label-i requests of ``size`` consecutive docs, in the loader's order, form one batch; a
+    batch never spans two values of the meta key ``by`` (one dataset per subject). The runner
+    gives each such request the ``left_pad`` its batch gave it (:mod:`evaluate.left_padding`).
+    """
+
+    size: int = 8
+    rows: int = 4
+    by: str | None = None
+    engine: str = ""  # what batched this way, for the results file
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or self.rows < 1:
+            raise ValueError("size and rows must be >= 1")
+
+
+@dataclass(frozen=True)
 class Task:
     """A registered evaluation task."""
 
@@ -174,6 +197,8 @@ class Task:
     # The data must not be written in plain text (GPQA): plan and sample records keep each
     # request's hash and a sha256 of its prompt instead of the prompt (records.redact_requests).
     private_text: bool = False
+    # Score the first requests of each doc in the published engine's left-padded batches.
+    request_batching: LeftPaddedBatches | None = None
 
     def score_all(self, samples: list[ScoreInput], responses: list[list[Response]]
                   ) -> list[Scored]:
@@ -223,6 +248,8 @@ class Task:
         if self.selection is not None:
             return self.selection.of.protocol()
         params = {**self.params, **({"batch_size": 1} if self.batch_size_one else {})}
+        if self.request_batching is not None:
+            params["request_batching"] = asdict(self.request_batching)
         return {
             "name": self.name,
             "version": self.version,

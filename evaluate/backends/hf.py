@@ -9,7 +9,9 @@ that ``lm_head(base_model(x))`` equals the model's own logits; models where it d
 logit soft-capping, remote code with a different layout) fall back to the model's own forward.
 
 Padding: prompts are left-padded with explicit ``position_ids`` (the count of real tokens before
-each position), so a padded row computes exactly what it computes alone.
+each position), so a padded row computes exactly what it computes alone. The exception is a
+sequence-NLL request with ``left_pad``: the row of an engine's left-padded batch, computed as that
+engine did (no position ids; :mod:`evaluate.backends.left_padded`), with the rows of equal width.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 
 from evaluate.backends.batching import AUTO_START_BATCH, BatchingBackend
 from evaluate.backends.identity import describe, model_source, resolve_dtype
+from evaluate.backends.left_padded import row_nlls
 from evaluate.backends.tokenized import Tokenized
 from evaluate.errors import ModelLoadError, OutOfMemoryError, first_line
 from evaluate.requests import GenerateRequest, LoglikelihoodRequest, Response, stop_is_final
@@ -39,6 +42,7 @@ class HFBackend(BatchingBackend):
     """A causal LM from ``transformers``."""
 
     name = "transformers"
+    left_padded_rows = True  # answers SequenceNLLRequest.left_pad exactly
 
     def __init__(
         self,
@@ -522,8 +526,50 @@ class HFBackend(BatchingBackend):
     # ---- request kind 3: whole-sequence NLL ------------------------------------------------
     @torch.inference_mode()
     def _sequence_nll_batch(self, items: list[Tokenized]) -> list[Response]:
-        per_token = [bool(getattr(item.request, "per_token", False)) for item in items]
-        return self._sequence_nll([item.context for item in items], per_token)
+        plain = [i for i, item in enumerate(items) if _left_pad(item) is None]
+        out: list[Response | None] = [None] * len(items)
+        if plain:
+            per_token = [bool(getattr(items[i].request, "per_token", False)) for i in plain]
+            for i, response in zip(plain, self._sequence_nll([items[i].context for i in plain],
+                                                             per_token), strict=True):
+                out[i] = response
+        widths: dict[int, list[int]] = {}
+        for i, item in enumerate(items):
+            if _left_pad(item) is not None:
+                widths.setdefault(item.length, []).append(i)
+        for width, members in widths.items():
+            for i, response in zip(members, self._left_padded(
+                    [items[i] for i in members], width), strict=True):
+                out[i] = response
+        done = [response for response in out if response is not None]
+        assert len(done) == len(items)  # every item answered, in order
+        return done
+
+    def _left_padded(self, items: list[Tokenized], width: int) -> list[Response]:
+        """Rows of one left-padded batch of ``width`` tokens, as the engine computed them."""
+        if self.split_head:
+            body = self.model.base_model
+
+            def states(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+                return body(input_ids=ids, attention_mask=mask, use_cache=False)[0]
+            head = self.model.get_output_embeddings()
+        else:
+            def states(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+                return self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+            head = None
+        self.tokens_in += sum(len(item.context) for item in items)
+        with _chunked_mlp(self.model, MLP_CHUNK_TOKENS):
+            rows = row_nlls(states, [item.context for item in items], self.pad_id, head,
+                            self.device, width)
+        out: list[Response] = []
+        for item, (pad, nlls, nonpad) in zip(items, rows, strict=True):
+            labels = [t for t in item.context[0 if pad else 1:] if t != self.pad_id]
+            response: Response = {"nll": sum(nlls), "num_tokens": len(labels),
+                                  "left_pad": pad, "nonpad_tokens": nonpad}
+            if getattr(item.request, "per_token", False):
+                response["nlls"] = nlls
+            out.append(response)
+        return out
 
     def _sequence_nll(self, seqs: list[list[int]], per_token: list[bool] | None = None
                       ) -> list[Response]:
@@ -751,6 +797,10 @@ def _input_device(model: Any) -> torch.device:
 def _scores_context(item: Tokenized) -> bool:
     """Does this log-likelihood item also ask for its context's own NLL?"""
     return isinstance(item.request, LoglikelihoodRequest) and item.request.score_context
+
+
+def _left_pad(item: Tokenized) -> int | None:
+    return getattr(item.request, "left_pad", None)
 
 
 def _attn_impl(model: Any) -> str:

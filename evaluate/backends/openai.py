@@ -21,6 +21,8 @@ template would change every prompt. How each request kind is answered:
   ignored). The context's own log-probabilities come from the same response when
   ``score_context`` asks for them.
 - **sequence_nll**: ``prompt`` = the token ids, ``echo=true``, ``logprobs=1``, ``max_tokens=1``.
+  Never a left-padded batch row (``left_pad``): without ``left_padded_rows`` the runner sends
+  such tasks' prompts unpadded (each alone) and ``results.json`` says so.
 
 Prompts for echo requests are sent as token ids, so the server scores exactly the tokens this
 harness chose; that needs the model's tokenizer here (``tokenizer=``, a local folder or hub id).
@@ -323,6 +325,9 @@ class OpenAIBackend(TokenizingBackend):
         if (isinstance(request, GenerateRequest) and request.max_context_tokens is None
                 and request.context_ids is None and not self.tokenizer_name):
             return Tokenized(index, request, [], [])
+        if isinstance(request, SequenceNLLRequest) and request.left_pad is not None:
+            raise EvaluateError("the openai backend cannot compute a left-padded batch row "
+                                "(left_pad): a completions prompt has no attention mask")
         if isinstance(request, SequenceNLLRequest) and request.token_ids is not None:
             self.tokenizer  # noqa: B018 (token ids mean something only for a known tokenizer)
         return super().tokenize(index, request)

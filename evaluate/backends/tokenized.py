@@ -38,8 +38,11 @@ class Tokenized:
 
     @property
     def length(self) -> int:
+        """Tokens in the item's row (a left-padded row's pads included, so rows of one padded
+        batch sort together)."""
         longest = max((len(c) for c in self.candidates), default=0)
-        return len(self.context) + longest
+        pad = getattr(self.request, "left_pad", None) or 0
+        return pad + len(self.context) + longest
 
 
 class TokenizingBackend(ABC):

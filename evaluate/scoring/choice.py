@@ -11,7 +11,11 @@ the gold label and score 1.0/0.0 (NaN when the gold is unknown, e.g. C-Eval's te
 - :func:`lowest_ppl_choice` (OpenCompass's PPL inferencer): the labels' next-token log-probabilities
   and the shared context's NLL give each candidate prompt's average NLL over *all* its tokens
   (``sum NLL of tokens 2..n / n``: OpenCompass divides by the number of non-pad tokens, the
-  never-predicted first one included); argmin, first on ties.
+  never-predicted first one included); argmin, first on ties. The batch-independent form.
+- :func:`row_ppl_choice`: the same rule on one whole-prompt sequence-NLL request per label
+  (:func:`row_ppl_requests`), so each prompt can be scored as a row of the engine's left-padded
+  batch (``SequenceNLLRequest.left_pad``): ``get_ppl``'s own sum over non-pad labels / non-pad
+  tokens; unpadded responses give the batch-independent value.
 
 The labels are the task's (``("A", "B", "C", "D")`` unless it passes others with
 :func:`functools.partial`, which the protocol hash follows).
@@ -85,3 +89,30 @@ def lowest_ppl_choice(sample: ScoreInput, responses: list[Response],
     guess = labels[int(np.argmin(values))]
     return Scored(extracted=guess, score=label_score(guess, sample.target),
                   extra={"avg_nll": values})
+
+
+# ---- one whole prompt per label, possibly a left-padded batch row (OpenCompass) ------------------
+def row_ppl_requests(context: str, candidates: tuple[str, ...]) -> list[SequenceNLLRequest]:
+    """One sequence-NLL request per candidate prompt (``context + candidate``), in label order."""
+    return [SequenceNLLRequest(text=context + candidate) for candidate in candidates]
+
+
+def row_ppl_value(response: Response) -> float:
+    """``get_ppl``'s value of one row: summed label NLL / non-pad tokens of the row.
+
+    A response without ``nonpad_tokens`` (an unpadded request) has n - 1 labels of n tokens.
+    """
+    tokens = response.get("nonpad_tokens", response["num_tokens"] + 1)
+    return float(response["nll"]) / tokens
+
+
+def row_ppl_choice(sample: ScoreInput, responses: list[Response],
+                   labels: tuple[str, ...] = LETTERS) -> Scored:
+    """The label whose prompt row has the lowest ``get_ppl`` value (``extra``: every value)."""
+    values = [row_ppl_value(r) for r in responses[: len(labels)]]
+    guess = labels[int(np.argmin(values))]
+    extra: dict[str, Any] = {"avg_nll": values}
+    pads = [r["left_pad"] for r in responses[: len(labels)] if "left_pad" in r]
+    if pads:
+        extra["left_pad"] = pads
+    return Scored(extracted=guess, score=label_score(guess, sample.target), extra=extra)

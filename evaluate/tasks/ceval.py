@@ -182,7 +182,7 @@ TEST = register(dataclasses.replace(
     metric_note="cannot be scored here (NaN): submit submission.json to cevalbenchmark.com",
 ))
 
-OPENCOMPASS = register(Task(
+OC_UNBATCHED = Task(
     name="ceval:opencompass",
     description=("C-Eval 5-shot on val, lowest-perplexity choice "
                  "(OpenCompass ceval_internal_ppl_93e5ce)"),
@@ -198,7 +198,11 @@ OPENCOMPASS = register(Task(
             "split": "val", "ppl": "sum NLL / all tokens, argmin", "csv": "csv module, text mode"},
     metric_note="macro over 52 subjects",
     subjects=tuple(SUBJECTS),
-))
+)
+# OpenCompass's left-padded batches of 8 per label, per subject (the default), and each prompt
+# alone (EVALUATION.md "OpenCompass perplexity batches").
+OPENCOMPASS = register(oc.batched(OC_UNBATCHED, LETTERS, by="subject"))
+register(oc.unbatched(OC_UNBATCHED))
 
 
 if __name__ == "__main__":  # python -m evaluate.tasks.ceval RUN_DIR

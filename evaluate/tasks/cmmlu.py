@@ -128,7 +128,7 @@ def build_opencompass(doc: Doc) -> list:
     return ppl_requests(doc.data["prompt"], SPACED_LETTERS)
 
 
-OPENCOMPASS = register(Task(
+OC_UNBATCHED = Task(
     name="cmmlu:opencompass",
     description="CMMLU 5-shot, lowest-perplexity choice (OpenCompass cmmlu_ppl_041cbf)",
     provenance="OpenCompass configs/datasets/cmmlu/cmmlu_ppl_041cbf.py, PPLInferencer",
@@ -144,4 +144,8 @@ OPENCOMPASS = register(Task(
             "csv": "csv module, text mode"},
     metric_note="macro over 67 subjects",
     subjects=tuple(OC_SUBJECTS),
-))
+)
+# OpenCompass's left-padded batches of 8 per label, per subject (the default), and each prompt
+# alone (EVALUATION.md "OpenCompass perplexity batches").
+OPENCOMPASS = register(oc.batched(OC_UNBATCHED, SPACED_LETTERS, by="subject"))
+register(oc.unbatched(OC_UNBATCHED))

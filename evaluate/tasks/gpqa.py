@@ -9,7 +9,8 @@ Rows (``GPQADataset``): data row k (1-based) places ``[correct, incorrect 1-3]``
 ``["ABCD", "BCDA", "CDAB", "DABC"][k % 4]`` (so the gold letter cycles D, C, B, A); the answer is
 the first letter whose text equals the correct one. Candidate X:
 ``"Question: {q}\\n(A){A}\\n(B){B}\\n(C){C}\\n(D){D}\\nAnswer: X"``; lowest average NLL over
-the whole prompt wins (batch-independent).
+the whole prompt wins, each prompt scored as a row of OpenCompass's left-padded batch of 8
+(``gpqa:opencompass-unbatched``: each prompt alone).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def build(doc: Doc) -> list:
     return ppl_requests(doc.data["prompt"], SPACED_LETTERS)
 
 
-TASK = register(Task(
+UNBATCHED = Task(
     name="gpqa:opencompass",
     description="GPQA diamond, 0-shot lowest-perplexity choice (OpenCompass gpqa_ppl_6bf57a)",
     provenance='OpenCompass configs/datasets/gpqa/gpqa_ppl_6bf57a.py, GPQADataset, '
@@ -87,4 +88,7 @@ TASK = register(Task(
             "ppl": "sum NLL / all tokens, argmin, batch-independent"},
     metric_note="accuracy over 198",
     private_text=True,
-))
+)
+# OpenCompass's left-padded batches of 8 per label (the default), and each prompt alone.
+TASK = register(oc.batched(UNBATCHED, SPACED_LETTERS))
+register(oc.unbatched(UNBATCHED))

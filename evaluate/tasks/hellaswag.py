@@ -7,7 +7,8 @@ label ``"ABCD"[gold]``. Shots: rows 0-9 of ``hellaswag_train_sampled25.jsonl``, 
 by ``"\\n"`` plus a final ``"\\n"`` (label-keyed string ice template, rendered by
 :mod:`evaluate.tasks.opencompass`). Candidate X: ``"Continue the following text without adding
 any additional information or formatting:\\n" + shots + ctx + options + "\\nWhat is the right
-option?\\n" + X``; lowest average NLL over the whole prompt wins (batch-independent form).
+option?\\n" + X``; lowest average NLL over the whole prompt wins, each prompt scored as a row of
+OpenCompass's left-padded batch of 8 (``hellaswag:opencompass-unbatched``: each prompt alone).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def build(doc: Doc) -> list:
     return ppl_requests(doc.data["prompt"], LETTERS)
 
 
-TASK = register(Task(
+UNBATCHED = Task(
     name="hellaswag:opencompass",
     description="HellaSwag validation, 10-shot lowest-perplexity choice (OpenCompass "
                 "hellaswag_10shot_ppl_59c85e)",
@@ -66,4 +67,7 @@ TASK = register(Task(
     params={"ice": ICE, "prompt": PROMPT, "shots": "train_sampled25 rows 0-9",
             "ppl": "sum NLL / all tokens, argmin, batch-independent"},
     metric_note="accuracy over 10,042",
-))
+)
+# OpenCompass's left-padded batches of 8 per label (the default), and each prompt alone.
+TASK = register(oc.batched(UNBATCHED, LETTERS))
+register(oc.unbatched(UNBATCHED))

@@ -125,7 +125,7 @@ QWEN = register(Task(
     subjects=SUBJECTS,
 ))
 
-OPENCOMPASS = register(Task(
+OC_UNBATCHED = Task(
     name="mmlu:opencompass",
     description="MMLU 5-shot, lowest-perplexity choice (OpenCompass mmlu_ppl_ac766d)",
     provenance='OpenCompass configs/datasets/mmlu/mmlu_ppl_ac766d.py, PPLInferencer; '
@@ -142,4 +142,8 @@ OPENCOMPASS = register(Task(
             "csv": "csv module, text mode"},
     metric_note="macro over 57 subjects",
     subjects=SUBJECTS,
-))
+)
+# OpenCompass's left-padded batches of 8 per label, per subject (the default), and each prompt
+# alone (EVALUATION.md "OpenCompass perplexity batches").
+OPENCOMPASS = register(oc.batched(OC_UNBATCHED, SPACED_LETTERS, by="subject"))
+register(oc.unbatched(OC_UNBATCHED))

@@ -21,6 +21,11 @@ rules (as of OC@2954913d, the code that produced the Qwen1.5 tables) instead of 
   before filling, so a final BOT turn that is just that field vanishes.
 - **Loaders** read CSVs with ``open(path, encoding="utf-8")`` and ``csv.reader``: text mode
   without ``newline=""``, so a ``\\r\\n`` inside a quoted field is read as ``\\n``.
+- **Perplexity batches** (``HuggingFaceBaseModel.get_ppl`` under ``PPLInferencer`` /
+  ``LLInferencer``, ``batch_size=8``): a label's prompts are scored 8 consecutive rows at a time,
+  left-padded with ``<|endoftext|>``, no position ids. :func:`batched` declares that
+  (``Task.request_batching``, one whole-prompt request per label) on a batch-independent task;
+  :func:`unbatched` names the batch-independent form ``NAME-unbatched``.
 - **Base-model output** (``HuggingFaceBaseModel.generate``): decoded with
   ``skip_special_tokens=True`` -- a special token such as ``<|im_end|>`` is dropped and the text
   after it kept -- then cut at each of the dataset's stopping strings.
@@ -29,15 +34,19 @@ rules (as of OC@2954913d, the code that produced the Qwen1.5 tables) instead of 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evaluate.data import DataDir
 from evaluate.errors import MalformedDataError
-from evaluate.task import Doc
+from evaluate.scoring.choice import row_ppl_choice, row_ppl_requests
+from evaluate.task import Doc, LeftPaddedBatches, Task
 from evaluate.tasks.multiple_choice import require_answer
 
 Fields = Mapping[str, object]  # one row, in the loader's column order
@@ -174,6 +183,41 @@ def subject_ppl_docs(data: DataDir, subjects: Iterable[str],
                             meta={"subject": subject},
                             data={"prompt": label_context(template, context, row, endings)}))
     return docs
+
+
+ENGINE = ("OpenCompass HuggingFaceBaseModel.get_ppl (PPL/LL inferencer), batch_size=8 in dataset "
+          "order per label, left padding with the tokenizer's pad token, no position ids")
+BATCHED_PPL = "get_ppl in left-padded batches of 8 per label: sum NLL of non-pad labels / non-pad"
+
+
+def row_build(doc: Doc, endings: tuple[str, ...]) -> list[Any]:
+    """One whole-prompt request per label: the doc's shared context + each ending."""
+    return row_ppl_requests(doc.data["prompt"], endings)
+
+
+def batched(task: Task, endings: tuple[str, ...] | None = None, rows: int = 4,
+            by: str | None = None) -> Task:
+    """``task`` (a batch-independent perplexity task) scored in OpenCompass's batches.
+
+    With ``endings`` the task's requests become one whole prompt per label
+    (:func:`row_build`, scored by :func:`~evaluate.scoring.choice.row_ppl_choice`); without,
+    its own first ``rows`` requests are the batched rows. ``by``: the meta key of the datasets
+    OpenCompass ran separately (one per subject).
+    """
+    changes: dict[str, Any] = {}
+    if endings is not None:
+        changes = {"build": functools.partial(row_build, endings=endings),
+                   "score": row_ppl_choice,
+                   "params": {**task.params, "ppl": BATCHED_PPL}}
+    return dataclasses.replace(task, request_batching=LeftPaddedBatches(8, rows, by, ENGINE),
+                               **changes)
+
+
+def unbatched(task: Task) -> Task:
+    """``task`` as it is (each prompt alone), named ``NAME-unbatched``."""
+    return dataclasses.replace(
+        task, name=task.name + "-unbatched",
+        description=task.description + "; each prompt alone (batch-independent variant)")
 
 
 def read_csv(path: Path) -> list[list[str]]:

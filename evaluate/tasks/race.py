@@ -4,10 +4,11 @@
 Candidate X (a label-keyed string template rendered by :mod:`evaluate.tasks.opencompass`):
 ``"Read the article, and answer the question by replying A, B, C or D.\\n\\n{article}\\n\\nQ:
 {question}\\n\\nA. {A}\\nB. {B}\\nC. {C}\\nD. {D}\\n\\nAnswer: X"``; the lowest average NLL over the
-whole prompt wins (batch-independent form, see EVALUATION.md). ``race:opencompass`` is RACE-high
-(the reported row), ``race-middle:opencompass`` RACE-middle; both on the test split, read from the
-original release's ``RACE/test/<level>/<n>.txt`` files (one article with its questions each),
-articles in file-number order.
+whole prompt wins, each prompt scored as a row of OpenCompass's left-padded batch of 8
+(``NAME-unbatched``: each prompt alone; EVALUATION.md "OpenCompass perplexity batches").
+``race:opencompass`` is RACE-high (the reported row), ``race-middle:opencompass`` RACE-middle;
+both on the test split, read from the original release's ``RACE/test/<level>/<n>.txt`` files
+(one article with its questions each), articles in file-number order.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def build(doc: Doc) -> list:
     return ppl_requests(doc.data["prompt"], SPACED_LETTERS)
 
 
-HIGH = register(Task(
+HIGH_UNBATCHED = Task(
     name="race:opencompass",
     description="RACE-high test, 0-shot lowest-perplexity choice (OpenCompass race_ppl_abed12)",
     provenance='OpenCompass configs/datasets/race/race_ppl_abed12.py, PPLInferencer; '
@@ -79,13 +80,18 @@ HIGH = register(Task(
     params={"template": TEMPLATE, "letters": SPACED_LETTERS,
             "ppl": "sum NLL / all tokens, argmin, batch-independent"},
     metric_note="accuracy over 3,498 questions",
-))
+)
 
-MIDDLE = register(dataclasses.replace(
-    HIGH, name="race-middle:opencompass",
+MIDDLE_UNBATCHED = dataclasses.replace(
+    HIGH_UNBATCHED, name="race-middle:opencompass",
     description="RACE-middle test, 0-shot lowest-perplexity choice (OpenCompass "
                 "race_ppl_abed12)",
     data_files=("race/RACE/test/middle/*.txt",),
     load=functools.partial(load, level="middle"),
     metric_note="accuracy over 1,436 questions",
-))
+)
+# OpenCompass's left-padded batches of 8 per label (the defaults), and each prompt alone.
+HIGH = register(oc.batched(HIGH_UNBATCHED, SPACED_LETTERS))
+MIDDLE = register(oc.batched(MIDDLE_UNBATCHED, SPACED_LETTERS))
+register(oc.unbatched(HIGH_UNBATCHED))
+register(oc.unbatched(MIDDLE_UNBATCHED))

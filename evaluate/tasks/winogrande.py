@@ -11,7 +11,10 @@ final ``"\\n"`` (label-keyed string ice template ``{"A": "{opt1}", "B": "{opt2}"
 - ``winogrande:opencompass``: OpenCompass's "LL" score as it computes it: ``get_ppl`` with the
   token count L of ``cont`` used as a context mask, so a candidate's score is minus the mean NLL
   of its tokens L..N-1 (of all N; the whole prompt, shots included, less its first L tokens).
-  Highest wins (first on ties). Batch-independent form (no padding terms).
+  Highest wins (first on ties). Each candidate is a row of OpenCompass's left-padded batch of 8:
+  the mask counts positions of the padded row, so a row with p pads has its mask p tokens
+  earlier in its text (all of it once p >= L) and the first token's loss from the last pad.
+- ``winogrande:opencompass-unbatched``: the same score, each prompt alone (no padding terms).
 - ``winogrande:opencompass-fixed``: the continuation's log-likelihood, log P(cont | shots +
   sentence up to the blank, filled with option X); highest wins.
 """
@@ -71,12 +74,16 @@ def build(doc: Doc) -> list:
 
 
 def ll_values(responses: list[Response]) -> list[float]:
-    """OpenCompass's LL value per candidate: -(sum of NLL of tokens L..N-1) / (N - L)."""
+    """OpenCompass's LL value per candidate: -(sum of label NLLs at row positions j >= L-1) /
+    (N - L), N the row's non-pad tokens. A left-padded row (``left_pad`` p) has its labels
+    from position max(p-1, 0) on, so the mask cuts p positions earlier into the text."""
     mask = responses[2]["num_tokens"] + 1 if len(responses) > 2 else 0
     values = []
     for response in responses[:2]:
         nlls = response["nlls"]
-        values.append(-sum(nlls[max(mask - 1, 0):]) / (len(nlls) + 1 - mask))
+        first = max(response.get("left_pad", 0) - 1, 0)  # row position of nlls[0]
+        tokens = response.get("nonpad_tokens", len(nlls) + 1)
+        values.append(-sum(nlls[max(mask - 1 - first, 0):]) / (tokens - mask))
     return values
 
 
@@ -99,7 +106,7 @@ def score_fixed(sample: ScoreInput, responses: list[Response]) -> Scored:
                   extra={"logprob": values})
 
 
-TASK = register(Task(
+UNBATCHED = Task(
     name="winogrande:opencompass",
     description="WinoGrande dev, 5-shot, OpenCompass's whole-prompt 'LL' score "
                 "(winogrande_5shot_ll_252f01)",
@@ -114,10 +121,16 @@ TASK = register(Task(
             "ll": "-(NLL of tokens L..N-1)/(N-L), L = tokens of cont; argmax; "
                   "batch-independent"},
     metric_note="accuracy over 1,267",
-))
+)
+# OpenCompass's left-padded batches of 8 per label (the default; the padding moves the mask),
+# and each prompt alone.
+TASK = register(oc.batched(dataclasses.replace(UNBATCHED, params={
+    **UNBATCHED.params, "ll": "-(NLL of row labels j >= L-1)/(N-L), L = tokens of cont, in "
+                              "left-padded batches of 8; argmax"}), rows=2))
+register(oc.unbatched(UNBATCHED))
 
 FIXED = register(dataclasses.replace(
-    TASK, name="winogrande:opencompass-fixed",
+    UNBATCHED, name="winogrande:opencompass-fixed",
     description="WinoGrande dev, 5-shot, log-likelihood of the continuation after the blank "
                 "(fix of OpenCompass's LL score)",
     provenance='OpenCompass winogrande_5shot_ll_252f01 prompts, continuation log-likelihood; '

@@ -10,6 +10,7 @@ import pytest
 from evaluate.backends.hf import HFBackend
 from evaluate.data import DataDir
 from evaluate.metrics import aggregate
+from evaluate.registry import get_task
 from evaluate.runner import RunOptions, run_task
 from evaluate.tasks import ceval
 
@@ -74,7 +75,9 @@ def test_opencompass_prompt(oc_docs, data_dir):
     # separator and end token are items of their own: 3 newlines between shots, 5 before the query
     assert doc.data["prompt"] == "\n\n\n".join(shots) + "\n\n\n\n\n" + query
     assert "答案: \n" + dev[0]["answer"] + "\n\n\n以下是中国关于法学考试" in doc.data["prompt"]
-    letters, context = ceval.OPENCOMPASS.build(doc)
+    assert [r.text for r in ceval.OPENCOMPASS.build(doc)] == [doc.data["prompt"] + x
+                                                               for x in "ABCD"]
+    letters, context = get_task("ceval:opencompass-unbatched").build(doc)
     assert letters.candidates == ("A", "B", "C", "D") and context.text == doc.data["prompt"]
 
 

@@ -36,8 +36,8 @@ def test_records_keep_no_question_text(tiny_model, qwen2_tokenizer, data_dir, tm
         for row in map(json.loads, text.splitlines()):
             question = docs[row["id"]].data["prompt"][len("Question: "):][:40]
             assert question not in text
-            assert row["requests"][0]["context"].startswith("sha256:")
-            assert row["requests"][0]["candidates"] == [" A", " B", " C", " D"]
+            assert all(r["text"].startswith("sha256:") for r in row["requests"])
+            assert [r["left_pad"] for r in row["requests"]] == [row["requests"][0]["left_pad"]] * 4
     samples = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
     assert all(s["prompt"] is None and s["extracted"] in "ABCD" for s in samples)
     # a rescore works from the redacted plan
@@ -50,4 +50,5 @@ def test_text_stored_when_asked(tiny_model, qwen2_tokenizer, data_dir, tmp_path)
     results = run_task(get_task("gpqa:opencompass"), backend, DataDir(data_dir), tmp_path,
                        "tiny", RunOptions(limit=1, progress=False, store_private_text=True))
     plan = json.loads((Path(results["run_dir"]) / "plan.jsonl").read_text().splitlines()[0])
-    assert plan["requests"][0]["context"].startswith("Question: ")
+    assert plan["requests"][0]["text"].startswith("Question: ")
+    assert plan["requests"][0]["text"].endswith("\nAnswer: A")

@@ -128,7 +128,9 @@ def test_opencompass_prompt(oc_docs):
                 + "\nA. None\nB. One\nC. Four\nD. Five\nAnswer:")
     doc = oc_docs["college_mathematics/21"]
     assert doc.data["prompt"] == expected
-    letters, context = mmlu.OPENCOMPASS.build(doc)
+    assert [r.text for r in mmlu.OPENCOMPASS.build(doc)] == [expected + x
+                                                              for x in (" A", " B", " C", " D")]
+    letters, context = get_task("mmlu:opencompass-unbatched").build(doc)
     assert letters.candidates == (" A", " B", " C", " D") and letters.next_token
     assert letters.context == context.text == expected
 
@@ -166,7 +168,7 @@ def test_multi_token_letter_is_a_clear_error(tiny_model, qwen2_tokenizer):
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["mmlu", "mmlu:opencompass"])
+@pytest.mark.parametrize("name", ["mmlu", "mmlu:opencompass-unbatched"])
 def test_batched_equals_batch_one(name, data_dir, tiny_model, qwen2_tokenizer, tmp_path):
     task = get_task(name)
     # Sequence NLL runs the LM head over every position (152K vocabulary): fewer PPL questions.

@@ -114,7 +114,9 @@ def test_cmmlu_opencompass_prompt(data_dir):
     docs = task.load(DataDir(data_dir))
     assert len(docs) == 11582 and len({d.meta["subject"] for d in docs}) == 67
     doc = next(d for d in docs if d.id == "agronomy/0")
-    letters, context = task.build(doc)
+    assert [r.text for r in task.build(doc)] == [doc.data["prompt"] + x
+                                                  for x in (" A", " B", " C", " D")]
+    letters, context = get_task("cmmlu:opencompass-unbatched").build(doc)
     assert letters.candidates == (" A", " B", " C", " D")
     prompt = letters.context
     assert prompt.startswith("以下是关于农学的单项选择题，请直接给出正确答案的选项。\n题目：")

@@ -19,7 +19,7 @@ import pytest
 
 from evaluate.data import DataDir
 from evaluate.registry import get_task
-from evaluate.requests import GenerateRequest, LoglikelihoodRequest
+from evaluate.requests import GenerateRequest, LoglikelihoodRequest, SequenceNLLRequest
 
 DRIVER = Path(__file__).with_name("opencompass_driver.py")
 TASKS = {"mmlu": "mmlu:opencompass", "ceval": "ceval:opencompass",
@@ -51,6 +51,9 @@ def harness_prompts(task_name: str, data_dir) -> tuple[dict[str, list[list[str]]
         first = requests[0]
         if isinstance(first, LoglikelihoodRequest):
             texts = [first.context + c for c in first.candidates]
+        elif isinstance(first, SequenceNLLRequest):  # one whole prompt per label
+            rows = task.request_batching.rows if task.request_batching else len(requests)
+            texts = [str(r.text) for r in requests[:rows]]
         else:
             assert isinstance(first, GenerateRequest)
             texts = [first.context]

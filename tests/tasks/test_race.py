@@ -24,11 +24,23 @@ def test_counts_and_prompt(data_dir):
 
 
 def test_scoring_picks_the_lowest_average_nll():
-    task = get_task("race:opencompass")
+    task = get_task("race:opencompass-unbatched")
     # context NLL 10 over 9 tokens (+1 letter): the letter with the highest log-prob wins
     responses = [{"logprobs": [-3.0, -1.0, -2.0, -4.0]}, {"nll": 10.0, "num_tokens": 9}]
     assert task.score(ScoreInput(id="0", target="B"), responses).score == 1.0
     assert task.score(ScoreInput(id="0", target="A"), responses).extracted == "B"
+
+
+def test_batched_rows_score_sum_over_nonpad_tokens():
+    task = get_task("race:opencompass")
+    assert task.request_batching is not None and task.request_batching.size == 8
+    # rows of a padded batch: the value is nll / nonpad tokens (the first token's loss included)
+    responses = [{"nll": 12.0, "num_tokens": 10, "left_pad": 3, "nonpad_tokens": 10},
+                 {"nll": 11.0, "num_tokens": 10, "left_pad": 3, "nonpad_tokens": 10},
+                 {"nll": 10.0, "num_tokens": 9, "left_pad": 0, "nonpad_tokens": 10},
+                 {"nll": 10.5, "num_tokens": 9}]  # unpadded: 9 labels of 10 tokens
+    scored = task.score(ScoreInput(id="0", target="C"), responses)
+    assert scored.extracted == "C" and scored.extra["avg_nll"] == [1.2, 1.1, 1.0, 1.05]
 
 
 def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_path):
