@@ -4,7 +4,7 @@
 
 Starts one in-process engine through ``--backend vllm``'s loader, answers the requests in
 REQUESTS.json (``request_to_dict`` rows) into OUT_DIR/responses.json, then runs the tasks on the
-same engine into OUT_DIR/runs.
+same engine into OUT_DIR/runs. Chat requests are rendered first, as the runner renders them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from evaluate.chat_templates import renderer_for
 from evaluate.evaluation import ModelSpec, evaluate_model, load_backend
 from evaluate.requests import request_from_dict
 
@@ -26,6 +27,7 @@ def main() -> None:
     backend = load_backend(spec, lazy=False)
     started = time.monotonic() - start
     requests = [request_from_dict(row) for row in json.loads(Path(requests_file).read_text())]
+    requests = [renderer_for(backend).render(r) for r in requests]  # chat: as the runner does
     responses = dict(backend.run(requests, progress=False))
     Path(out).mkdir(parents=True, exist_ok=True)
     results = evaluate_model(spec, tasks.split(","), output=Path(out) / "runs", limit=int(limit),
