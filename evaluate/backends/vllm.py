@@ -308,7 +308,8 @@ def eos_ids(folder: str, tokenizer: Any, revision: str | None = None) -> set[int
     ids: set[int] = set()
     sources: list[Any] = [tokenizer.eos_token_id]
     try:
-        sources.append(GenerationConfig.from_pretrained(folder, revision=revision).eos_token_id)
+        config = GenerationConfig.from_pretrained(folder, revision=revision or "main")
+        sources.append(config.eos_token_id)
     except OSError:
         try:
             sources.append(getattr(AutoConfig.from_pretrained(folder, revision=revision),
