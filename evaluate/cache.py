@@ -8,7 +8,8 @@ when some request is not cached), such a re-run is near-instant.
 
 The fingerprint covers what decides a response: the model's identity (path or hub id, revision,
 config hash, GGUF sha256 or the weight files' sizes and modification times, dtype, backend and any
-context knobs) -- not the batch size or the device index, which must not change results.
+context knobs) -- not the batch size, the device index or the vllm backend's engine settings,
+which must not change results.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from typing import Any
 
 from evaluate.requests import Response
 
-VOLATILE_IDENTITY_KEYS = ("device", "lm_head_split", "attention", "source")
+# "engine": the vllm backend's parallel sizes, memory and eager settings (like the batch size,
+# they change results only by float rounding).
+VOLATILE_IDENTITY_KEYS = ("device", "lm_head_split", "attention", "source", "engine")
 
 
 def default_path() -> Path:

@@ -73,9 +73,11 @@ def _run_parser() -> argparse.ArgumentParser:
 def _scale_arguments(parser: argparse.ArgumentParser) -> None:
     """Models larger than a GPU: device_map sharding, or a completions server (openai backend)."""
     group = parser.add_argument_group("scale out (README: Scale out)")
-    group.add_argument("--backend", default="transformers", choices=["transformers", "openai"],
-                       help="transformers (default) or openai: an OpenAI-compatible completions "
-                       "server (vLLM, SGLang, llama.cpp) serving --model")
+    group.add_argument("--backend", default="transformers",
+                       choices=["transformers", "openai", "vllm"],
+                       help="transformers (default); openai: an OpenAI-compatible completions "
+                       "server (vLLM, SGLang, llama.cpp) serving --model; vllm: vLLM's offline "
+                       "engine in this process (the optional vllm extra)")
     group.add_argument("--device-map", metavar="MAP",
                        help="Transformers device_map, e.g. auto: spread the layers over GPUs")
     group.add_argument("--max-memory", metavar="SPEC",
@@ -92,8 +94,22 @@ def _scale_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--request-timeout", type=float, default=600,
                        help="openai backend: seconds per request before a retry (default 600)")
     group.add_argument("--top-logprobs", type=int, default=20, metavar="K",
-                       help="openai backend: top next-token log-probabilities asked for per "
-                       "choice question (default 20; a server allowing fewer gets 5)")
+                       help="openai and vllm backends: top next-token log-probabilities asked "
+                       "for per choice question (default 20; a server allowing fewer gets 5)")
+    group.add_argument("--tensor-parallel-size", type=int, metavar="N",
+                       help="vllm backend: GPUs each model is split over (vLLM's own)")
+    group.add_argument("--data-parallel-size", type=int, metavar="N",
+                       help="vllm backend: vLLM's data-parallel size (passed through; vLLM's "
+                       "offline engine refuses N > 1 in one process)")
+    group.add_argument("--max-model-len", type=int, metavar="N",
+                       help="vllm backend: the engine's context length (default: the model's)")
+    group.add_argument("--gpu-memory-utilization", type=float, metavar="F",
+                       help="vllm backend: share of GPU memory the engine takes (vLLM: 0.92)")
+    group.add_argument("--enforce-eager", action="store_true",
+                       help="vllm backend: no CUDA graphs / compilation (faster start)")
+    group.add_argument("--vllm-args", metavar="JSON",
+                       help="vllm backend: further vllm.LLM keyword arguments, e.g. "
+                       "'{\"quantization\": \"fp8\"}' (part of the model identity)")
 
 
 def _server_options(args: argparse.Namespace) -> dict[str, object]:
@@ -104,6 +120,34 @@ def _server_options(args: argparse.Namespace) -> dict[str, object]:
     return {"base_url": args.base_url, "api_key_env": args.api_key_env,
             "concurrency": args.concurrency, "tokenizer": args.tokenizer,
             "timeout": args.request_timeout, "top_logprobs": args.top_logprobs}
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, object]:
+    """The vllm backend's engine settings (``ModelSpec.engine``)."""
+    if args.backend != "vllm":
+        return {}
+    extra = {}
+    if args.vllm_args:
+        try:
+            extra = json.loads(args.vllm_args)
+        except json.JSONDecodeError as exc:
+            raise EvaluateError(f"--vllm-args is not valid JSON: {exc.msg}") from None
+        if not isinstance(extra, dict):
+            raise EvaluateError("--vllm-args must be a JSON object of vllm.LLM arguments")
+    for name in ("tensor_parallel_size", "data_parallel_size", "max_model_len"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise EvaluateError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+    if args.top_logprobs < 1:
+        raise EvaluateError(f"--top-logprobs must be at least 1, not {args.top_logprobs}")
+    options: dict[str, object] = {
+        "tensor_parallel_size": args.tensor_parallel_size,
+        "data_parallel_size": args.data_parallel_size, "max_model_len": args.max_model_len,
+        "gpu_memory_utilization": args.gpu_memory_utilization,
+        "enforce_eager": args.enforce_eager or None, "top_logprobs": args.top_logprobs}
+    if extra:
+        options["engine_args"] = extra
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _context_arguments(parser: argparse.ArgumentParser) -> None:
@@ -195,7 +239,7 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
                      options=_context_options(args),
                      backend=args.backend, device_map=args.device_map,
                      max_memory=args.max_memory, chat_template=args.chat_template,
-                     server=_server_options(args))
+                     server=_server_options(args), engine=_engine_options(args))
     names = [name.strip() for name in args.task.split(",") if name.strip()]
     results = evaluate_model(spec, names, data_dir=args.data_dir, output=args.output,
                              limit=args.limit, seed=args.seed, progress=not args.no_progress,

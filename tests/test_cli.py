@@ -154,3 +154,26 @@ def test_parse_max_memory():
 
     assert parse_max_memory("0=70GiB, 1=70GiB,cpu=200GiB") == {0: "70GiB", 1: "70GiB",
                                                                 "cpu": "200GiB"}
+
+
+def test_backend_vllm_without_vllm_is_one_line(tiny_model_dir, data_dir, capsys, monkeypatch):
+    """vLLM is an optional extra: the harness imports without it, and asking for it says so."""
+    import evaluate.backends.vllm as vllm_backend
+
+    monkeypatch.setattr(vllm_backend, "vllm_available", lambda: False)
+    assert main(["--model", str(tiny_model_dir), "--task", "humaneval", "--backend", "vllm",
+                 "--data-dir", str(data_dir), "--tensor-parallel-size", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--backend vllm needs vLLM" in err and "[vllm]" in err
+
+
+def test_vllm_engine_options_reach_the_spec():
+    from evaluate.cli import _engine_options, _run_parser
+
+    args = _run_parser().parse_args(["--backend", "vllm", "--tensor-parallel-size", "4",
+                                     "--enforce-eager", "--vllm-args", '{"quantization": "fp8"}'])
+    assert _engine_options(args) == {"tensor_parallel_size": 4, "enforce_eager": True,
+                                     "top_logprobs": 20,
+                                     "engine_args": {"quantization": "fp8"}}
+    args = _run_parser().parse_args(["--tensor-parallel-size", "4"])
+    assert _engine_options(args) == {}  # only the vllm backend reads them

@@ -10,5 +10,6 @@ if TYPE_CHECKING:  # the type checker proves that every backend satisfies the in
     from evaluate.backends.hf import HFBackend
     from evaluate.backends.lazy import LazyBackend
     from evaluate.backends.openai import OpenAIBackend
+    from evaluate.backends.vllm import VLLMBackend
 
-    _BACKENDS: tuple[type[Backend], ...] = (HFBackend, LazyBackend, OpenAIBackend)
+    _BACKENDS: tuple[type[Backend], ...] = (HFBackend, LazyBackend, OpenAIBackend, VLLMBackend)
