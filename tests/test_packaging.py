@@ -37,3 +37,18 @@ def test_wheel_ships_the_published_numbers(tmp_path):
                          env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}).stdout.split()
     assert Path(out[0]).is_relative_to(site)  # the wheel's copy, not this checkout
     assert float(out[1]) > 0 and int(out[2]) > 0
+
+
+def test_the_readme_layout_names_every_module():
+    """README's "Layout" names each module of ``evaluate/`` and ``evaluate/backends/``."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    package = root / "evaluate"
+    missing = [f"{path.parent.name}/{path.name}" for folder in (package, package / "backends")
+               for path in sorted(folder.glob("*.py"))
+               if not path.name.startswith("__") and path.name not in layout]
+    missing += [f"{path.name}/" for path in sorted(package.iterdir())
+                if path.is_dir() and not path.name.startswith("__")
+                and f"{path.name}/" not in layout]
+    assert not missing, f"README's Layout does not name: {', '.join(missing)}"

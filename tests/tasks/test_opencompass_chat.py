@@ -3,27 +3,18 @@ real template and with Qwen1.5-Chat's default system prompt, scoring, end to end
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from pathlib import Path
-
 import pytest
+from chat_helpers import QWEN15_TEMPLATE, tiny_runs
 
 from evaluate.chat import Message
 from evaluate.chat_templates import ChatRenderer
 from evaluate.data import DataDir
 from evaluate.registry import get_task
-from evaluate.runner import RunOptions, run_task
 from evaluate.tasks.gsm8k import OC_SHOTS
 
 OC_NAMES = ("mmlu:opencompass-chat", "cmmlu:opencompass-chat", "ceval:opencompass-chat",
             "gsm8k:opencompass-chat", "humaneval:opencompass-chat")
 # Qwen1.5-Chat's tokenizer_config.json template (default system prompt without a period)
-QWEN15_TEMPLATE = (
-    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful assistant<|im_end|>\n' }}{% endif %}"
-    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 
 GEO_SHOTS = [  # mmlu/dev/high_school_geography_dev.csv rows 0-4, by hand
     ("The rate of natural increase of a population is found by subtracting the",
@@ -186,18 +177,8 @@ def test_humaneval_scoring_runs_in_the_sandbox(docs):
 
 
 def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_path):
-    from evaluate.backends.hf import HFBackend
-
-    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
-    for name in OC_NAMES:
-        task = get_task(name)
-        short = dataclasses.replace(task, build=lambda doc, t=task: [
-            dataclasses.replace(r, max_new_tokens=6) for r in t.build(doc)])
-        results = run_task(short, backend, DataDir(data_dir), tmp_path, "tiny",
-                           RunOptions(limit=2, progress=False, use_cache=False))
-        assert results["complete"] and results["samples"] == 2, name
-        samples = [json.loads(line) for line in
-                   (Path(results["run_dir"]) / "samples.jsonl").read_text().splitlines()]
+    runs = tiny_runs(OC_NAMES, tiny_model, qwen2_tokenizer, data_dir, tmp_path, 6)
+    for _name, _run_dir, samples in runs:
         for sample in samples:
             request = sample["requests"][0]
             assert request["context"].startswith("<|im_start|>user\n")

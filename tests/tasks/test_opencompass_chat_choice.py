@@ -3,26 +3,19 @@ Qwen1.5-Chat's template on real rows, first_option scoring, tiny-model runs, GPQ
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from pathlib import Path
 
 import pytest
+from chat_helpers import QWEN15_TEMPLATE, tiny_runs
 
 from evaluate.chat_templates import ChatRenderer
 from evaluate.data import DataDir
 from evaluate.registry import get_task
-from evaluate.runner import RunOptions, run_task
 from evaluate.task import ScoreInput
 from evaluate.tasks import gpqa
 
 NAMES = ("race:opencompass-chat", "race-middle:opencompass-chat", "winogrande:opencompass-chat",
          "hellaswag:opencompass-chat", "gpqa:opencompass-chat")
-QWEN15_TEMPLATE = (  # Qwen1.5-Chat's tokenizer_config.json template
-    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful assistant<|im_end|>\n' }}{% endif %}"
-    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 SYSTEM = "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
 END = "<|im_end|>\n<|im_start|>assistant\n"
 
@@ -156,18 +149,8 @@ def test_gpqa_keeps_no_reply_in_samples():
 
 
 def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_path, docs):
-    from evaluate.backends.hf import HFBackend
-
-    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
-    for name in NAMES:
-        task = get_task(name)
-        short = dataclasses.replace(task, build=lambda doc, t=task: [
-            dataclasses.replace(r, max_new_tokens=5) for r in t.build(doc)])
-        results = run_task(short, backend, DataDir(data_dir), tmp_path, "tiny",
-                           RunOptions(limit=2, progress=False, use_cache=False))
-        assert results["complete"] and results["samples"] == 2, name
-        run_dir = Path(results["run_dir"])
-        samples = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    runs = tiny_runs(NAMES, tiny_model, qwen2_tokenizer, data_dir, tmp_path, 5)
+    for name, run_dir, samples in runs:
         assert all(s["extracted"] in ("", "A", "B", "C", "D") for s in samples)
         if name != "gpqa:opencompass-chat":
             assert all(s["requests"][0]["context"].endswith("\n" + END) for s in samples)

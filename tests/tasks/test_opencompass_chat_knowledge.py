@@ -3,25 +3,16 @@ on real rows, scoring on crafted replies, a tiny-model run of each."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from pathlib import Path
-
 import pytest
+from chat_helpers import QWEN15_TEMPLATE, tiny_runs
 
 from evaluate.chat_templates import ChatRenderer
 from evaluate.data import DataDir
 from evaluate.registry import get_task
-from evaluate.runner import RunOptions, run_task
 from evaluate.task import ScoreInput
 
 NAMES = ("gaokao:opencompass-chat", "triviaqa:opencompass-chat", "nq:opencompass-chat")
 # Qwen1.5-Chat's tokenizer_config.json template (default system prompt, no period)
-QWEN15_TEMPLATE = (
-    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful assistant<|im_end|>\n' }}{% endif %}"
-    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 SYSTEM = "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
 ENGLISH = ("请你做一道英语选择题\n请你一步一步思考并将思考过程写在【解析】和<eoe>之间。"
            "你将从A，B，C，D中选出正确的答案，并写在【答案】和<eoa>之间。\n"
@@ -124,18 +115,8 @@ def test_gaokao_weights_are_the_base_tasks():
 
 
 def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_path):
-    from evaluate.backends.hf import HFBackend
-
-    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
-    for name in NAMES:
-        task = get_task(name)
-        short = dataclasses.replace(task, build=lambda doc, t=task: [
-            dataclasses.replace(r, max_new_tokens=5) for r in t.build(doc)])
-        results = run_task(short, backend, DataDir(data_dir), tmp_path, "tiny",
-                           RunOptions(limit=2, progress=False, use_cache=False))
-        assert results["complete"] and results["samples"] == 2, name
-        samples = [json.loads(line) for line in
-                   (Path(results["run_dir"]) / "samples.jsonl").read_text().splitlines()]
+    runs = tiny_runs(NAMES, tiny_model, qwen2_tokenizer, data_dir, tmp_path, 5)
+    for _name, _run_dir, samples in runs:
         for sample in samples:
             assert sample["requests"][0]["context"].endswith(
                 "\n<|im_end|>\n<|im_start|>assistant\n")

@@ -3,15 +3,13 @@ the real Qwen template, scoring on crafted replies, end to end on the tiny model
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
+from chat_helpers import tiny_runs
 
 from evaluate.chat import Message
 from evaluate.chat_templates import ChatRenderer
 from evaluate.data import DataDir
 from evaluate.registry import get_task
-from evaluate.runner import RunOptions, run_task
 
 NAMES = ("math:opencompass-chat", "mbpp:opencompass-chat", "bbh:opencompass-chat")
 STOPS = ("<|im_end|>", "<|endoftext|>")
@@ -145,16 +143,8 @@ def test_bbh_scoring(docs):
 
 
 def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_path):
-    from evaluate.backends.hf import HFBackend
-
-    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
-    for name in NAMES:
-        task = get_task(name)
-        short = dataclasses.replace(task, build=lambda doc, t=task: [
-            dataclasses.replace(r, max_new_tokens=6) for r in t.build(doc)])
-        results = run_task(short, backend, DataDir(data_dir), tmp_path, "tiny",
-                           RunOptions(limit=2, progress=False, use_cache=False))
-        assert results["complete"] and results["samples"] == 2, name
+    runs = tiny_runs(NAMES, tiny_model, qwen2_tokenizer, data_dir, tmp_path, 6)
+    assert len(list(runs)) == len(NAMES)
 
 
 def test_reported_rows():

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from pathlib import Path
-
 import pytest
+from chat_helpers import tiny_runs
 
 from evaluate.chat import Message
 from evaluate.chat_templates import ChatRenderer
 from evaluate.data import DataDir
 from evaluate.registry import get_task
-from evaluate.runner import RunOptions, run_task
 
 SYSTEM = "You are a helpful assistant."
 QWEN_NAMES = ("mmlu:qwen-chat", "ceval:qwen-chat", "gsm8k:qwen-chat", "gsm8k:qwen-chat-4shot",
@@ -142,18 +138,8 @@ def test_humaneval_scoring_runs_in_the_sandbox(docs):
 
 
 def test_end_to_end_on_tiny_model(tiny_model, qwen2_tokenizer, data_dir, tmp_path):
-    from evaluate.backends.hf import HFBackend
-
-    backend = HFBackend(tiny_model, qwen2_tokenizer, batch_size=2)
-    for name in QWEN_NAMES:
-        task = get_task(name)
-        short = dataclasses.replace(task, build=lambda doc, t=task: [
-            dataclasses.replace(r, max_new_tokens=6) for r in t.build(doc)])
-        results = run_task(short, backend, DataDir(data_dir), tmp_path, "tiny",
-                           RunOptions(limit=2, progress=False, use_cache=False))
-        assert results["complete"] and results["samples"] == 2, name
-        samples = [json.loads(line) for line in
-                   (Path(results["run_dir"]) / "samples.jsonl").read_text().splitlines()]
+    runs = tiny_runs(QWEN_NAMES, tiny_model, qwen2_tokenizer, data_dir, tmp_path, 6)
+    for _name, _run_dir, samples in runs:
         for sample in samples:
             context = sample["requests"][0]["context"]
             assert context.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")
