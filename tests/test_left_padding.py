@@ -26,7 +26,7 @@ from evaluate.registry import get_task
 from evaluate.runner import RunOptions, run_task, select_indices
 from evaluate.scoring.choice import row_ppl_choice
 from evaluate.task import Doc, LeftPaddedBatches, Task
-from evaluate.tasks import opencompass as oc
+from evaluate.tasks import opencompass_ppl as ppl
 from evaluate.tasks import winogrande
 
 ENDINGS = (" A", " B")
@@ -46,7 +46,7 @@ def toy_docs() -> list[Doc]:
 BATCHES = LeftPaddedBatches(size=8, rows=2, by="subject", engine="test")
 PPL = Task(name="toy:ppl", description="toy", provenance="test", shots=0, data_files=(),
            load=lambda data: toy_docs(),
-           build=functools.partial(oc.row_build, endings=ENDINGS),
+           build=functools.partial(ppl.row_build, endings=ENDINGS),
            score=functools.partial(row_ppl_choice, labels=("A", "B")),
            request_batching=BATCHES)
 LL = Task(name="toy:ll", description="toy", provenance="test", shots=0, data_files=(),
@@ -140,7 +140,7 @@ def test_ll_rows_equal_a_hand_built_left_padded_batch(backend, tiny_model, qwen2
 def test_unbatched_equals_batch_one_and_cache_keeps_them_apart(backend, tiny_model,
                                                                 qwen2_tokenizer, tmp_path):
     docs = toy_docs()
-    unbatched = oc.unbatched(Task(**{**PPL.__dict__, "request_batching": None}))
+    unbatched = ppl.unbatched(Task(**{**PPL.__dict__, "request_batching": None}))
     options = RunOptions(limit=6, seed=1, progress=False)  # the shared request cache on
     faithful = run_task(PPL, backend, DataDir(tmp_path), tmp_path, "tiny", options)
     alone = run_task(unbatched, backend, DataDir(tmp_path), tmp_path, "tiny", options)

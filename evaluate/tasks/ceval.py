@@ -45,6 +45,7 @@ from evaluate.scoring.choice import (
 )
 from evaluate.task import Aggregation, Doc, Task
 from evaluate.tasks import opencompass as oc
+from evaluate.tasks import opencompass_ppl as ppl
 from evaluate.tasks.multiple_choice import (
     qwen_example,
     qwen_shots,
@@ -201,8 +202,8 @@ OC_UNBATCHED = Task(
 )
 # OpenCompass's left-padded batches of 8 per label, per subject (the default), and each prompt
 # alone (EVALUATION.md "OpenCompass perplexity batches").
-OPENCOMPASS = register(oc.batched(OC_UNBATCHED, LETTERS, by="subject"))
-register(oc.unbatched(OC_UNBATCHED))
+OPENCOMPASS = register(ppl.batched(OC_UNBATCHED, LETTERS, by="subject"))
+register(ppl.unbatched(OC_UNBATCHED))
 
 
 if __name__ == "__main__":  # python -m evaluate.tasks.ceval RUN_DIR

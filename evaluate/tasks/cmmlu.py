@@ -38,6 +38,7 @@ from evaluate.scoring.choice import (
 )
 from evaluate.task import Aggregation, Doc, Task
 from evaluate.tasks import opencompass as oc
+from evaluate.tasks import opencompass_ppl as ppl
 from evaluate.tasks.multiple_choice import (
     SPACED_LETTERS,
     qwen_example,
@@ -118,7 +119,7 @@ def oc_rows(path: Path) -> list[dict[str, str]]:
 
 def load_opencompass(data: DataDir) -> list[Doc]:
     """Every test question; the context of its four candidate prompts."""
-    return oc.subject_ppl_docs(
+    return ppl.subject_ppl_docs(
         data, OC_SUBJECTS, lambda s: (f"cmmlu/dev/{s}.csv", f"cmmlu/test/{s}.csv"), oc_rows,
         OC_ICE, lambda s: {x: oc_hint(s) + OC_PROMPT[x] for x in LETTERS}, "answer", SHOTS,
         SPACED_LETTERS)
@@ -147,5 +148,5 @@ OC_UNBATCHED = Task(
 )
 # OpenCompass's left-padded batches of 8 per label, per subject (the default), and each prompt
 # alone (EVALUATION.md "OpenCompass perplexity batches").
-OPENCOMPASS = register(oc.batched(OC_UNBATCHED, SPACED_LETTERS, by="subject"))
-register(oc.unbatched(OC_UNBATCHED))
+OPENCOMPASS = register(ppl.batched(OC_UNBATCHED, SPACED_LETTERS, by="subject"))
+register(ppl.unbatched(OC_UNBATCHED))

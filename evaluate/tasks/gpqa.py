@@ -23,6 +23,7 @@ from evaluate.registry import register
 from evaluate.scoring.choice import LETTERS, lowest_ppl_choice, ppl_requests
 from evaluate.task import Doc, Task
 from evaluate.tasks import opencompass as oc
+from evaluate.tasks import opencompass_ppl as ppl
 from evaluate.tasks.multiple_choice import SPACED_LETTERS
 
 ARCHIVE = "gpqa/dataset.zip"
@@ -66,7 +67,7 @@ def load(data: DataDir) -> list[Doc]:
     docs = []
     for number, row in enumerate(rows(data)):
         docs.append(Doc(id=str(number), target=row["answer"],
-                        data={"prompt": oc.label_context(TEMPLATE, "", row, SPACED_LETTERS)}))
+                        data={"prompt": ppl.label_context(TEMPLATE, "", row, SPACED_LETTERS)}))
     return docs
 
 
@@ -90,5 +91,5 @@ UNBATCHED = Task(
     private_text=True,
 )
 # OpenCompass's left-padded batches of 8 per label (the default), and each prompt alone.
-TASK = register(oc.batched(UNBATCHED, SPACED_LETTERS))
-register(oc.unbatched(UNBATCHED))
+TASK = register(ppl.batched(UNBATCHED, SPACED_LETTERS))
+register(ppl.unbatched(UNBATCHED))

@@ -19,6 +19,7 @@ from evaluate.registry import register
 from evaluate.scoring.choice import LETTERS, lowest_ppl_choice, ppl_requests
 from evaluate.task import Doc, Task
 from evaluate.tasks import opencompass as oc
+from evaluate.tasks import opencompass_ppl as ppl
 
 SHOTS = 10
 HINT = "Continue the following text without adding any additional information or formatting:"
@@ -45,7 +46,7 @@ def load(data: DataDir) -> list[Doc]:
     docs = []
     for number, row in enumerate(rows(data, "hellaswag/hellaswag.jsonl")):
         docs.append(Doc(id=str(number), target=row["label"],
-                        data={"prompt": oc.label_context(PROMPT, ice, row, LETTERS)}))
+                        data={"prompt": ppl.label_context(PROMPT, ice, row, LETTERS)}))
     return docs
 
 
@@ -69,5 +70,5 @@ UNBATCHED = Task(
     metric_note="accuracy over 10,042",
 )
 # OpenCompass's left-padded batches of 8 per label (the default), and each prompt alone.
-TASK = register(oc.batched(UNBATCHED, LETTERS))
-register(oc.unbatched(UNBATCHED))
+TASK = register(ppl.batched(UNBATCHED, LETTERS))
+register(ppl.unbatched(UNBATCHED))

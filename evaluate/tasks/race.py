@@ -22,7 +22,7 @@ from evaluate.errors import MalformedDataError
 from evaluate.registry import register
 from evaluate.scoring.choice import LETTERS, lowest_ppl_choice, ppl_requests
 from evaluate.task import Doc, Task
-from evaluate.tasks import opencompass as oc
+from evaluate.tasks import opencompass_ppl as ppl
 from evaluate.tasks.multiple_choice import SPACED_LETTERS, require_answer
 
 TEMPLATE = {x: "Read the article, and answer the question by replying A, B, C or D.\n\n"
@@ -59,7 +59,7 @@ def load(data: DataDir, level: str) -> list[Doc]:
         seen[article] = number = seen.get(article, -1) + 1
         require_answer(str(row["answer"]), where)
         docs.append(Doc(id=f"{article}/{number}", target=row["answer"],
-                        data={"prompt": oc.label_context(TEMPLATE, "", row, SPACED_LETTERS)}))
+                        data={"prompt": ppl.label_context(TEMPLATE, "", row, SPACED_LETTERS)}))
     return docs
 
 
@@ -91,7 +91,7 @@ MIDDLE_UNBATCHED = dataclasses.replace(
     metric_note="accuracy over 1,436 questions",
 )
 # OpenCompass's left-padded batches of 8 per label (the defaults), and each prompt alone.
-HIGH = register(oc.batched(HIGH_UNBATCHED, SPACED_LETTERS))
-MIDDLE = register(oc.batched(MIDDLE_UNBATCHED, SPACED_LETTERS))
-register(oc.unbatched(HIGH_UNBATCHED))
-register(oc.unbatched(MIDDLE_UNBATCHED))
+HIGH = register(ppl.batched(HIGH_UNBATCHED, SPACED_LETTERS))
+MIDDLE = register(ppl.batched(MIDDLE_UNBATCHED, SPACED_LETTERS))
+register(ppl.unbatched(HIGH_UNBATCHED))
+register(ppl.unbatched(MIDDLE_UNBATCHED))

@@ -30,6 +30,7 @@ from evaluate.requests import LoglikelihoodRequest, Response, SequenceNLLRequest
 from evaluate.scoring.choice import label_score
 from evaluate.task import Doc, Scored, ScoreInput, Task
 from evaluate.tasks import opencompass as oc
+from evaluate.tasks import opencompass_ppl as ppl
 
 LABELS = ("A", "B")
 SHOT_ROWS = (0, 2, 4, 6, 8)
@@ -124,10 +125,10 @@ UNBATCHED = Task(
 )
 # OpenCompass's left-padded batches of 8 per label (the default; the padding moves the mask),
 # and each prompt alone.
-TASK = register(oc.batched(dataclasses.replace(UNBATCHED, params={
+TASK = register(ppl.batched(dataclasses.replace(UNBATCHED, params={
     **UNBATCHED.params, "ll": "-(NLL of row labels j >= L-1)/(N-L), L = tokens of cont, in "
                               "left-padded batches of 8; argmax"}), rows=2))
-register(oc.unbatched(UNBATCHED))
+register(ppl.unbatched(UNBATCHED))
 
 FIXED = register(dataclasses.replace(
     UNBATCHED, name="winogrande:opencompass-fixed",
