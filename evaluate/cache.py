@@ -27,7 +27,7 @@ from evaluate.requests import Response
 
 # "engine": the vllm backend's parallel sizes, memory and eager settings (like the batch size,
 # they change results only by float rounding).
-VOLATILE_IDENTITY_KEYS = ("device", "lm_head_split", "attention", "source", "engine")
+VOLATILE_IDENTITY_KEYS = ("device", "lm_head_split", "attention", "packing", "source", "engine")
 
 
 def default_path() -> Path:

@@ -83,6 +83,11 @@ def _scale_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-memory", metavar="SPEC",
                        help="with --device-map: what each device may hold, e.g. "
                        "0=70GiB,1=70GiB,cpu=200GiB (layers that do not fit go to the CPU)")
+    group.add_argument("--packing", default="auto", choices=["auto", "on", "off"],
+                       help="transformers backend: log-likelihood rows after a shared prefix "
+                       "packed end to end through variable-length attention (auto: on where "
+                       "PyTorch's FlashAttention varlen op runs, i.e. CUDA; on: also elsewhere, "
+                       "with a slower reference kernel; off: left-padded batches)")
     group.add_argument("--base-url", help="openai backend: the server, e.g. "
                        "http://localhost:8000/v1")
     group.add_argument("--api-key-env", metavar="VAR",
@@ -239,6 +244,7 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
                      options=_context_options(args),
                      backend=args.backend, device_map=args.device_map,
                      max_memory=args.max_memory, chat_template=args.chat_template,
+                     packing=args.packing,
                      server=_server_options(args), engine=_engine_options(args))
     names = [name.strip() for name in args.task.split(",") if name.strip()]
     results = evaluate_model(spec, names, data_dir=args.data_dir, output=args.output,

@@ -17,6 +17,7 @@ fails with it -- after rank 0 has merged and scored what did finish, so the same
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -117,7 +118,11 @@ def broadcast(value: Any) -> Any:
 
 
 def _shutdown() -> None:
+    """Leave the group together: a rank that tears gloo down while its peer is still talking
+    to it can abort at exit ("terminate called without an active exception", seen once)."""
     import torch.distributed as dist
 
     if dist.is_initialized():
+        with contextlib.suppress(RuntimeError):
+            dist.barrier()
         dist.destroy_process_group()

@@ -46,6 +46,9 @@ class ModelSpec:
     backend: str = "transformers"
     device_map: str | None = None  # Transformers' device_map ("auto": layers over every GPU)
     max_memory: str | None = None  # with device_map: "0=70GiB,1=70GiB,cpu=200GiB"
+    # transformers backend: pack log-likelihood rows after a shared prefix (auto: where
+    # FlashAttention's varlen op runs, i.e. CUDA; on; off) -- evaluate/backends/packed.py
+    packing: str = "auto"
     # openai backend: base_url, api_key_env, concurrency, tokenizer, timeout, top_logprobs
     server: dict[str, Any] = field(default_factory=dict)
     # Chat tasks: a built-in template name (chatml, qwen) or a Jinja file instead of the
@@ -126,7 +129,8 @@ def load_backend(spec: ModelSpec, lazy: bool = False):
                                  revision=spec.revision,
                                  trust_remote_code=spec.trust_remote_code,
                                  batch_size=wrapper[0].batch_size if wrapper else batch_size,
-                                 device_map=spec.device_map, max_memory=max_memory)
+                                 device_map=spec.device_map, max_memory=max_memory,
+                                 packing=spec.packing)
         if embedded and source == path:
             try:  # the next load reads the dequantised folder in seconds instead of a minute
                 save_converted(backend.model, backend.tokenizer)

@@ -47,7 +47,13 @@ class BatchingBackend(TokenizingBackend):
     # the batch starts with, which the backend may compute once and reuse (see prefix_groups).
     prefix_kinds: frozenset[str] = frozenset()
     min_prefix_tokens = 32
-    _auto_size: int | None = None  # what batch_size="auto" has learned so far
+    # What batch_size="auto" has learned so far, per request kind (a size that fits one kind's
+    # rows says nothing about another's): rows per batch, or tokens per batch under "KIND:tokens".
+    _auto_sizes: dict[str, int]
+
+    def __init__(self, batch_size: int | str = 1) -> None:
+        super().__init__(batch_size)
+        self._auto_sizes = {}
 
     def _is_oom(self, exc: BaseException) -> bool:
         return isinstance(exc, MemoryError)
@@ -104,12 +110,13 @@ class BatchingBackend(TokenizingBackend):
         Cut into batches here; a backend that schedules requests itself (continuous batching of
         generation) overrides this for the kinds it schedules.
         """
-        return self._batches(items, handler)
+        return self._batches(items, handler, kind)
 
     def _batches(
         self,
         items: list[Tokenized],
         handler: Callable[[list[Tokenized]], list[Response]],
+        kind: str = "",
     ) -> Iterator[tuple[list[Tokenized], list[Response]]]:
         """Cut ``items`` (sorted longest first) into batches and answer them.
 
@@ -122,7 +129,7 @@ class BatchingBackend(TokenizingBackend):
         """
         auto = self.batch_size == "auto"
         if auto:
-            size = self._auto_size or AUTO_START_BATCH.get(self.device_type, 8)
+            size = self._auto_sizes.get(kind) or AUTO_START_BATCH.get(self.device_type, 8)
         else:
             size = int(self.batch_size)
         ceiling = AUTO_MAX_BATCH
@@ -138,7 +145,7 @@ class BatchingBackend(TokenizingBackend):
                 if auto and size > 1:
                     size //= 2
                     ceiling = size  # never grow back into the size that failed
-                    self._auto_size = size
+                    self._auto_sizes[kind] = size
                     continue
                 raise OutOfMemoryError(
                     f"out of memory at batch size {size} on {self.device_type} "
@@ -149,7 +156,44 @@ class BatchingBackend(TokenizingBackend):
             start += len(batch)
             if auto and len(batch) == size and size * 2 <= ceiling and self._memory_headroom():
                 size *= 2
-                self._auto_size = size
+                self._auto_sizes[kind] = size
+
+    def _token_batches(
+        self,
+        items: list[Tokenized],
+        handler: Callable[[list[Tokenized]], list[Response]],
+        kind: str,
+        cost: Callable[[Tokenized], int],
+        budget: int,
+    ) -> Iterator[tuple[list[Tokenized], list[Response]]]:
+        """Cut ``items`` into batches of at most ``budget`` tokens (``cost`` each; an item over
+        the budget goes alone) and answer them. On out-of-memory the budget halves and the same
+        items are retried; the learned budget is kept for the kind (``"KIND:tokens"``)."""
+        key = f"{kind}:tokens"
+        budget = self._auto_sizes.get(key) or budget
+        start = 0
+        while start < len(items):
+            batch, used = [items[start]], cost(items[start])
+            for item in items[start + 1 :]:
+                if used + cost(item) > budget:
+                    break
+                batch.append(item)
+                used += cost(item)
+            try:
+                responses = handler(batch)
+            except Exception as exc:
+                if not self._is_oom(exc):
+                    raise
+                self._after_oom()
+                if len(batch) > 1:
+                    budget = max(1, used // 2)
+                    self._auto_sizes[key] = budget
+                    continue
+                raise OutOfMemoryError(
+                    f"out of memory on one request of {used} tokens on {self.device_type}"
+                ) from exc
+            yield batch, responses
+            start += len(batch)
 
     def _memory_headroom(self) -> bool:
         """Did the last batch use less than half the device's memory? (False: never grow.)"""

@@ -12,6 +12,12 @@ Padding: prompts are left-padded with explicit ``position_ids`` (the count of re
 each position), so a padded row computes exactly what it computes alone. The exception is a
 sequence-NLL request with ``left_pad``: the row of an engine's left-padded batch, computed as that
 engine did (no position ids; :mod:`evaluate.backends.left_padded`), with the rows of equal width.
+
+Packing (``packing``: auto / on / off): log-likelihood rows after a shared prefix can instead be
+laid end to end in one unpadded row that attends to the prefix's keys and values, kept once,
+through variable-length attention (:mod:`evaluate.backends.packed`), in batches cut by a token
+budget. ``auto`` packs only where PyTorch's FlashAttention varlen op runs and matches, and only
+for a model whose packed hidden states match its padded ones on a short check at load time.
 """
 
 from __future__ import annotations
@@ -30,11 +36,14 @@ import torch.nn.functional as F
 from evaluate.backends.batching import AUTO_START_BATCH, BatchingBackend
 from evaluate.backends.identity import describe, model_source, resolve_dtype
 from evaluate.backends.left_padded import row_nlls
+from evaluate.backends.packed import Pack, packed_hidden, select_kernel, supports_packing
 from evaluate.backends.tokenized import Tokenized
 from evaluate.errors import ModelLoadError, OutOfMemoryError, first_line
 from evaluate.requests import GenerateRequest, LoglikelihoodRequest, Response, stop_is_final
 
 NLL_CHUNK_TOKENS = 1024  # positions per LM-head chunk in sequence_nll
+# Suffix tokens per packed row of log-likelihood requests (batch_size "auto"; halved on OOM).
+PACK_TOKENS = {"cpu": 2048, "cuda": 32768}
 MLP_CHUNK_TOKENS = 2048  # positions per MLP chunk in sequence_nll (its activations are 5x wider)
 
 
@@ -50,6 +59,7 @@ class HFBackend(BatchingBackend):
         tokenizer: Any,
         batch_size: int | str = 1,
         identity: dict[str, Any] | None = None,
+        packing: str = "auto",
     ) -> None:
         super().__init__(batch_size)
         self.model = model.eval()
@@ -73,6 +83,7 @@ class HFBackend(BatchingBackend):
         # look is a synchronisation; on the CPU it costs nothing, and a finished row is replaced
         # soonest by looking every step).
         self.stop_check_steps = 1 if self.device.type == "cpu" else 8
+        self.packing, self._kernel = self._choose_packing(packing)
 
     # ---- loading ---------------------------------------------------------------------------
     @classmethod
@@ -86,6 +97,7 @@ class HFBackend(BatchingBackend):
         batch_size: int | str = 1,
         device_map: str | None = None,
         max_memory: dict[int | str, str] | None = None,
+        packing: str = "auto",
     ) -> HFBackend:
         """Load a local folder, a hub id (when online), or a ``.gguf`` file.
 
@@ -112,7 +124,7 @@ class HFBackend(BatchingBackend):
                                  f"({first_line(exc)})") from exc
         if not device_map:
             net.to(identity["device"])
-        return cls(net, tokenizer, batch_size=batch_size, identity=identity)
+        return cls(net, tokenizer, batch_size=batch_size, identity=identity, packing=packing)
 
     # ---- backend basics --------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -125,7 +137,7 @@ class HFBackend(BatchingBackend):
 
     def identity(self) -> dict[str, Any]:
         return {**self._identity, "backend": self.name, "attention": _attn_impl(self.model),
-                "lm_head_split": self.split_head}
+                "lm_head_split": self.split_head, "packing": self.packing or "off"}
 
     @property
     def device_type(self) -> str:
@@ -171,35 +183,87 @@ class HFBackend(BatchingBackend):
         return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=positions,
                                      use_cache=False)[0]  # no KV cache nobody reads
 
-    def _body(
+    def _rows(
         self, seqs: list[list[int]], prefix: list[int] | tuple[int, ...] = ()
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Run left-padded ``seqs`` (after a shared ``prefix``, if any).
+    ) -> tuple[torch.Tensor, list[int]]:
+        """Run ``seqs`` (each after the shared ``prefix``, if any) through the model.
 
-        Returns ``(states, ids, mask)``: ``states`` are hidden states when the LM head is split
-        off (project them with :meth:`_project`), else the model's own logits. With a prefix, its
-        keys and values come from :meth:`_prefix_state` (computed once per prefix); the rows'
-        left padding then sits between prefix and suffix, masked out, and positions continue
-        from the prefix's length.
+        Returns ``(states, starts)``: ``states`` is ``(positions, H)``, hidden states when the
+        LM head is split off (project them with :meth:`_project`), else the model's own logits;
+        position ``p`` of ``seqs[r]`` is ``states[starts[r] + p]``. Packed (see
+        :mod:`evaluate.backends.packed`): the rows end to end, no padding. Else left-padded rows;
+        with a prefix, its keys and values come from :meth:`_prefix_state` (computed once per
+        prefix), the rows' padding sits between prefix and suffix, masked out, and positions
+        continue from the prefix's length.
         """
+        self.tokens_in += sum(len(seq) for seq in seqs)
+        if self.packing:
+            layers, length = self._prefix_state(prefix).packed_layers() if prefix else ((), 0)
+            pack = Pack([len(seq) for seq in seqs], layers, length, self._kernel)
+            return packed_hidden(self.model, seqs, pack, self.device), pack.starts[:-1]
         ids, mask = self._left_pad(seqs)
-        self.tokens_in += int(mask.sum())
+        rows, width = ids.shape
+        starts = [row * width + width - len(seq) for row, seq in enumerate(seqs)]
         if not prefix:
             if self.split_head:
-                return self._hidden(ids, mask), ids, mask
+                return self._hidden(ids, mask).flatten(0, 1), starts
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
                                 use_cache=False).logits
-            return logits, ids, mask
+            return logits.flatten(0, 1), starts
         state = self._prefix_state(prefix)
-        rows, width = ids.shape
         full_mask = torch.cat([mask.new_ones(rows, len(prefix)), mask], dim=1)
         positions = len(prefix) + (mask.cumsum(-1) - 1).clamp(min=0)
         cache = state.expanded(rows, self.model.config)
         hidden = self.model.base_model(input_ids=ids, attention_mask=full_mask,
                                        position_ids=positions, use_cache=True,
                                        **{self._body_cache_arg: cache})[0]
-        return hidden, ids, mask
+        return hidden.flatten(0, 1), starts
+
+    def _choose_packing(self, packing: str) -> tuple[str | None, Any]:
+        """``(kernel name, kernel)`` when log-likelihood rows are packed, ``(None, None)`` not.
+
+        ``auto`` packs where PyTorch's FlashAttention varlen op runs (CUDA) and, like ``on``
+        (any device, with the reference kernel on the CPU), only for a model whose packed
+        hidden states match the padded path's on a short check (:meth:`_check_packing`).
+        """
+        if packing not in ("auto", "on", "off"):
+            raise ValueError(f"packing must be auto, on or off, not {packing!r}")
+        if packing == "off":
+            return None, None
+        name, kernel = select_kernel(self.device, next(self.model.parameters()).dtype)
+        usable = self.split_head and supports_packing(self.model)
+        if packing == "auto" and name != "varlen":
+            return None, None
+        if usable and self._check_packing(kernel):
+            return name, kernel
+        if packing == "on":
+            raise ModelLoadError("--packing on: this model's attention cannot be packed "
+                                 "(packed and padded hidden states differ)")
+        return None, None
+
+    def _check_packing(self, kernel: Any) -> bool:
+        """Packed hidden states of two suffixes after a prefix equal each one run alone."""
+        prefix, suffixes = [3, 1, 4, 1, 5, 9, 2, 6], [[5, 3, 5], [8, 9, 7, 9, 3]]
+        dtype = next(self.model.parameters()).dtype
+        tolerance = 1e-4 if dtype == torch.float32 else 5e-2
+        self.packing, self._kernel = "check", kernel
+        try:
+            with torch.inference_mode():
+                packed, starts = self._rows(suffixes, prefix)
+                for suffix, start in zip(suffixes, starts, strict=True):
+                    ids = torch.tensor([prefix + suffix], device=self.device)
+                    alone = self.model.base_model(input_ids=ids, use_cache=False)[0][0]
+                    got = packed[start : start + len(suffix)].float()
+                    if not torch.allclose(got, alone[len(prefix):].float(), atol=tolerance,
+                                          rtol=tolerance):
+                        return False
+            return True
+        except Exception:
+            return False
+        finally:
+            self.packing, self._kernel, self._prefix = None, None, None
+            self.tokens_in = 0
 
     def _project(self, states: torch.Tensor) -> torch.Tensor:
         """Float32 logits from :meth:`_body` states at selected positions."""
@@ -259,27 +323,24 @@ class HFBackend(BatchingBackend):
         # One row per (request, candidate): the context after the prefix, then the candidate.
         skip = len(prefix)
         seqs = [item.context[skip:] + cand for item in items for cand in item.candidates]
-        states, ids, mask = self._body(seqs, prefix)
-        width = ids.shape[1]
-        rows, cols, targets, owners = [], [], [], []
+        states, starts = self._rows(seqs, prefix)
+        positions, targets, owners = [], [], []
         row = 0
         for n, item in enumerate(items):
             ctx = item.context[skip:]
             for j, cand in enumerate(item.candidates):
-                start = width - len(ctx) - len(cand)
-                for k, token in enumerate(cand):  # logits at position p predict token p+1
-                    rows.append(row)
-                    cols.append(start + len(ctx) - 1 + k)
+                start = starts[row]
+                for k, token in enumerate(cand):  # the state at position p predicts token p+1
+                    positions.append(start + len(ctx) - 1 + k)
                     targets.append(token)
                     owners.append((n, j))
                 if j == 0 and _scores_context(item):  # the context's own tokens, once
                     for k in range(len(ctx) - 1):
-                        rows.append(row)
-                        cols.append(start + k)
+                        positions.append(start + k)
                         targets.append(ctx[k + 1])
                         owners.append((n, -1))
                 row += 1
-        logprobs = self._gather_logprobs(states, rows, cols, targets).tolist()
+        logprobs = self._gather_logprobs(states, positions, targets).tolist()
         sums: dict[tuple[int, int], float] = {}
         for owner, value in zip(owners, logprobs, strict=True):
             sums[owner] = sums.get(owner, 0.0) + value
@@ -302,14 +363,13 @@ class HFBackend(BatchingBackend):
         return out
 
     def _gather_logprobs(
-        self, states: torch.Tensor, rows: list[int], cols: list[int], targets: list[int]
+        self, states: torch.Tensor, positions: list[int], targets: list[int]
     ) -> torch.Tensor:
-        """log p(target) at each (row, col), computing logits only at those positions."""
-        if not rows:
+        """log p(target) at each of ``positions`` of :meth:`_rows`' states (logits only there)."""
+        if not positions:
             return torch.zeros(0, dtype=torch.float64)
-        index_rows = torch.tensor(rows, device=states.device)  # the last layer's device
-        index_cols = torch.tensor(cols, device=states.device)
-        logp = torch.log_softmax(self._project(states[index_rows, index_cols]), dim=-1)
+        index = torch.tensor(positions, device=states.device)  # the last layer's device
+        logp = torch.log_softmax(self._project(states[index]), dim=-1)
         picked = logp.gather(1, torch.tensor(targets, device=logp.device)[:, None])[:, 0]
         return picked.double().cpu()
 
@@ -317,8 +377,11 @@ class HFBackend(BatchingBackend):
         self, items: list[Tokenized], prefix: list[int] | tuple[int, ...] = ()
     ) -> list[Response]:
         skip = len(prefix)
-        states, _, _ = self._body([item.context[skip:] for item in items], prefix)
-        logp = torch.log_softmax(self._project(states[:, -1]), dim=-1)
+        seqs = [item.context[skip:] for item in items]
+        states, starts = self._rows(seqs, prefix)
+        last = torch.tensor([start + len(seq) - 1 for start, seq in zip(starts, seqs, strict=True)],
+                            device=states.device)
+        logp = torch.log_softmax(self._project(states[last]), dim=-1)
         # Pick the candidates' columns on the device: only rows x candidates values travel.
         width = max(len(item.candidates) for item in items)
         columns = [[c[0] for c in item.candidates] + [0] * (width - len(item.candidates))
@@ -359,12 +422,18 @@ class HFBackend(BatchingBackend):
         out-of-memory error halves the number of rows and the unanswered requests start again
         (their seeded generators too), so nothing is lost or answered twice.
         """
+        if kind == "loglikelihood" and self.packing and self.batch_size == "auto":
+            skip = len(prefix)
+            yield from self._token_batches(
+                items, handler, kind, budget=PACK_TOKENS.get(self.device_type, 2048),
+                cost=lambda item: _row_tokens(item, skip))
+            return
         if kind != "generate":
             yield from super()._answer_group(kind, items, handler, prefix)
             return
         auto = self.batch_size == "auto"
-        slots = ((self._auto_size or AUTO_START_BATCH.get(self.device_type, 8)) if auto
-                 else int(self.batch_size))
+        slots = ((self._auto_sizes.get(kind) or AUTO_START_BATCH.get(self.device_type, 8))
+                 if auto else int(self.batch_size))
         waiting = list(items)
         while waiting:
             answered: set[int] = set()
@@ -384,7 +453,7 @@ class HFBackend(BatchingBackend):
                         f"sequence {waiting[0].length} tokens); try --batch-size "
                         f"{max(1, slots // 2)} or --batch-size auto") from exc
                 slots //= 2
-                self._auto_size = slots
+                self._auto_sizes[kind] = slots
 
     @torch.inference_mode()
     def _decode_rows(
@@ -752,6 +821,15 @@ class _PrefixState:
         self.hidden = hidden  # (P, H): for the prefix's own NLL when a request asks for it
         self.last_logp = last_logp  # log-probs of the token right after the prefix
         self.nll: float | None = None
+        self._packed: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+
+    def packed_layers(self) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], int]:
+        """Each layer's keys and values as ``(P, Hkv, D)`` (made once), and ``P``."""
+        if self._packed is None:
+            self._packed = [(keys[0].transpose(0, 1).contiguous(),
+                             values[0].transpose(0, 1).contiguous())
+                            for keys, values in self.layers]
+        return self._packed, len(self.tokens)
 
     def expanded(self, rows: int, config: Any) -> Any:
         """A fresh cache holding this prefix for ``rows`` rows (views, no copies until used)."""
@@ -801,6 +879,14 @@ def _scores_context(item: Tokenized) -> bool:
 
 def _left_pad(item: Tokenized) -> int | None:
     return getattr(item.request, "left_pad", None)
+
+
+def _row_tokens(item: Tokenized, skip: int) -> int:
+    """Tokens a log-likelihood item puts into a packed row after a ``skip``-token prefix."""
+    context = len(item.context) - skip
+    if isinstance(item.request, LoglikelihoodRequest) and item.request.next_token:
+        return context
+    return sum(context + len(cand) for cand in item.candidates) or context
 
 
 def _attn_impl(model: Any) -> str:

@@ -139,7 +139,7 @@ def test_out_of_memory_in_generation_halves_rows_and_loses_nothing(tiny_model, q
     requests = [GenerateRequest(p, max_new_tokens=6) for p in PROMPTS]
     got = dict(backend.run(requests, progress=False))
     assert sorted(got) == list(range(len(PROMPTS)))
-    assert widths[0] == 7 and max(widths[1:]) <= 4 and backend._auto_size == 2
+    assert widths[0] == 7 and max(widths[1:]) <= 4 and backend._auto_sizes["generate"] == 2
     for i, request in enumerate(requests):
         assert got[i]["text"] == reference(tiny_model, qwen2_tokenizer, request,
                                            backend.eos_ids)[0]
