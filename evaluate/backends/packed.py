@@ -172,6 +172,7 @@ class Pack:
     prefix_len: int = 0
     kernel: Attend = reference_attend
     starts: list[int] = field(init=False)
+    _made: tuple[Segments, Segments] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.starts = [0]
@@ -190,14 +191,22 @@ class Pack:
     def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                scale: float) -> torch.Tensor:
         """One layer's attention for the packed row (``q``: ``(T, Hq, D)``)."""
-        own = Segments(self.starts, self.starts, causal=True, scale=scale)
+        own, whole = self._segments(scale)
         out, lse = self.kernel(q, k, v, own)
         if self.prefix_len:
             keys, values = self.prefix[layer]
-            whole = Segments([0, self.total], [0, self.prefix_len], causal=False, scale=scale)
             out_prefix, lse_prefix = self.kernel(q, keys, values, whole)
             out = merge(out_prefix, lse_prefix, out, lse)
         return out
+
+    def _segments(self, scale: float) -> tuple[Segments, Segments]:
+        """The two calls' segments, made once per pack (their offsets then live on the device
+        for every layer)."""
+        if self._made is None or self._made[0].scale != scale:
+            self._made = (Segments(self.starts, self.starts, causal=True, scale=scale),
+                          Segments([0, self.total], [0, self.prefix_len], causal=False,
+                                   scale=scale))
+        return self._made
 
 
 def _packed_attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
