@@ -82,3 +82,28 @@ def test_real_model_fast_path_equals_batch_one_full_prompts(data_dir):
         assert got[i]["logprobs"] == pytest.approx(reference[i]["logprobs"], abs=2e-3)
         pick = max(range(4), key=lambda k: got[i]["logprobs"][k])
         assert pick == max(range(4), key=lambda k: reference[i]["logprobs"][k])
+
+
+@pytest.mark.slow
+def test_real_model_packed_log_probs_equal_the_padded_path(data_dir):
+    """Packed shared-prefix rows (evaluate/backends/packed.py, reference kernel on the CPU) give
+    the padded path's MMLU log-probs within 1e-5 nats and the same letters on the real model."""
+    _parts_or_skip()
+    pytest.importorskip("gguf")
+    from evaluate.backends.hf import HFBackend
+    from evaluate.data import DataDir
+    from evaluate.evaluation import ModelSpec, load_backend
+    from evaluate.registry import get_task
+
+    padded = load_backend(ModelSpec("embedded", batch_size=8, packing="off"))
+    packed = HFBackend(padded.model, padded.tokenizer, batch_size="auto", packing="on")
+    assert packed.identity()["packing"] == "reference"
+    docs = [d for d in get_task("mmlu").load(DataDir(data_dir))
+            if d.meta["subject"] == "high_school_geography"][:8]
+    requests = [r for d in docs for r in get_task("mmlu").build(d)]
+    want = dict(padded.run(requests, progress=False))
+    got = dict(packed.run(requests, progress=False))
+    for i in want:
+        assert got[i]["logprobs"] == pytest.approx(want[i]["logprobs"], abs=1e-5)
+        pick = max(range(4), key=lambda k: got[i]["logprobs"][k])
+        assert pick == max(range(4), key=lambda k: want[i]["logprobs"][k])
