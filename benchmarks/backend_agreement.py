@@ -4,7 +4,8 @@
 Reads each run folder's ``responses.jsonl`` (by request hash: the same plan gives the same
 hashes whatever answered it), ``samples.jsonl`` and ``results.json``, and prints: generated texts
 identical (raw, as the backend returned them), extracted answers and verdicts identical, the
-largest log-probability difference for log-likelihood requests, each run's headline score, wall
+largest log-probability difference and flipped choices for log-likelihood requests
+(``packed_logits.compare``), each run's headline score, wall
 time and generated tokens per second, as one markdown row per task and one JSON line.
 
     python benchmarks/backend_agreement.py results/tf/MODEL results/vllm/MODEL
@@ -17,6 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from packed_logits import compare
+
 from evaluate.records import read_json, read_responses, read_samples
 
 
@@ -25,8 +28,7 @@ def agreement(one: Path, two: Path) -> dict[str, Any]:
     a, b = read_responses(one / "responses.jsonl"), read_responses(two / "responses.jsonl")
     shared = [key for key in a if key in b]
     texts = [key for key in shared if "text" in a[key]]
-    diffs = [abs(x - y) for key in shared if "logprobs" in a[key]
-             for x, y in zip(a[key]["logprobs"], b[key]["logprobs"], strict=True)]
+    logprobs = compare({key: a[key] for key in shared}, b)
     samples_a = {s.id: s for s in read_samples(one)}
     samples_b = {s.id: s for s in read_samples(two)}
     ids = [i for i in samples_a if i in samples_b]
@@ -40,7 +42,8 @@ def agreement(one: Path, two: Path) -> dict[str, Any]:
         "task": results[0]["task"], "requests": len(shared),
         "texts_identical": sum(a[k]["text"] == b[k]["text"] for k in texts),
         "texts": len(texts),
-        "max_abs_logprob_diff": max(diffs, default=None),
+        "max_abs_logprob_diff": logprobs["max_abs_diff"] if logprobs["values"] else None,
+        "choices_differ": logprobs["predictions_differ"],
         "extracted_identical": sum(samples_a[i].extracted == samples_b[i].extracted
                                    for i in ids),
         "verdicts_identical": sum(samples_a[i].score == samples_b[i].score for i in ids),

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evaluate.cli import parse_batch_size
 from evaluate.evaluation import ModelSpec, evaluate_model
 from evaluate.records import read_responses
 
@@ -28,7 +29,7 @@ from evaluate.records import read_responses
 def run(model: str, task: str, packing: str, output: Path, limit: int | None, seed: int,
         dtype: str, batch_size: str) -> tuple[dict[str, dict[str, Any]], float, dict[str, Any]]:
     spec = ModelSpec(model=model, dtype=dtype, packing=packing,
-                     batch_size=int(batch_size) if batch_size.isdigit() else batch_size)
+                     batch_size=parse_batch_size(batch_size))
     start = time.perf_counter()
     [result] = evaluate_model(spec, [task], output=output, limit=limit, seed=seed,
                               progress=False, use_cache=False)

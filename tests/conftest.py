@@ -72,6 +72,25 @@ def tiny_model_dir(tmp_path_factory, tiny_model, qwen2_tokenizer) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def vllm_model_dir(tmp_path_factory, qwen2_tokenizer) -> Path:
+    """A small random Qwen2 saved with the real tokenizer, for the vLLM tests (head size 64:
+    vLLM's CPU attention has no kernel for 16)."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen2Config(
+        vocab_size=len(qwen2_tokenizer), hidden_size=128, intermediate_size=256,
+        num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+        max_position_embeddings=4096, initializer_range=0.2, tie_word_embeddings=True,
+        bos_token_id=151643, eos_token_id=151643, pad_token_id=151643)
+    path = tmp_path_factory.mktemp("vllm-qwen2")
+    Qwen2ForCausalLM(config).eval().save_pretrained(path)
+    qwen2_tokenizer.save_pretrained(path)
+    return path
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Tests use their own request cache and assembled-model folder, never the user's."""

@@ -35,9 +35,9 @@ import torch.nn.functional as F
 
 from evaluate.backends.batching import AUTO_START_BATCH, BatchingBackend
 from evaluate.backends.identity import describe, model_source, resolve_dtype
-from evaluate.backends.left_padded import row_nlls
+from evaluate.backends.left_padded import left_pad, row_nlls
 from evaluate.backends.packed import Pack, packed_hidden, select_kernel, supports_packing
-from evaluate.backends.tokenized import Tokenized
+from evaluate.backends.tokenized import Tokenized, TransformersEncoding, id_set
 from evaluate.errors import ModelLoadError, OutOfMemoryError, first_line
 from evaluate.requests import GenerateRequest, LoglikelihoodRequest, Response, stop_is_final
 
@@ -47,7 +47,7 @@ PACK_TOKENS = {"cpu": 2048, "cuda": 32768}
 MLP_CHUNK_TOKENS = 2048  # positions per MLP chunk in sequence_nll (its activations are 5x wider)
 
 
-class HFBackend(BatchingBackend):
+class HFBackend(TransformersEncoding, BatchingBackend):
     """A causal LM from ``transformers``."""
 
     name = "transformers"
@@ -127,14 +127,6 @@ class HFBackend(BatchingBackend):
         return cls(net, tokenizer, batch_size=batch_size, identity=identity, packing=packing)
 
     # ---- backend basics --------------------------------------------------------------------
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        if not texts:
-            return []
-        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-
     def identity(self) -> dict[str, Any]:
         return {**self._identity, "backend": self.name, "attention": _attn_impl(self.model),
                 "lm_head_split": self.split_head, "packing": self.packing or "off"}
@@ -248,6 +240,7 @@ class HFBackend(BatchingBackend):
         dtype = next(self.model.parameters()).dtype
         tolerance = 1e-4 if dtype == torch.float32 else 5e-2
         self.packing, self._kernel = "check", kernel
+        counted = self.tokens_in
         try:
             with torch.inference_mode():
                 packed, starts = self._rows(suffixes, prefix)
@@ -263,7 +256,7 @@ class HFBackend(BatchingBackend):
             return False
         finally:
             self.packing, self._kernel, self._prefix = None, None, None
-            self.tokens_in = 0
+            self.tokens_in = counted
 
     def _project(self, states: torch.Tensor) -> torch.Tensor:
         """Float32 logits from :meth:`_body` states at selected positions."""
@@ -304,13 +297,7 @@ class HFBackend(BatchingBackend):
         return state.nll
 
     def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for row, seq in enumerate(seqs):
-            if seq:
-                ids[row, width - len(seq) :] = torch.tensor(seq)
-                mask[row, width - len(seq) :] = 1
+        ids, mask = left_pad(seqs, self.pad_id)
         return ids.to(self.device), mask.to(self.device)
 
     # ---- request kind 1: log-probabilities of candidates -----------------------------------
@@ -821,15 +808,11 @@ class _PrefixState:
         self.hidden = hidden  # (P, H): for the prefix's own NLL when a request asks for it
         self.last_logp = last_logp  # log-probs of the token right after the prefix
         self.nll: float | None = None
-        self._packed: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def packed_layers(self) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], int]:
-        """Each layer's keys and values as ``(P, Hkv, D)`` (made once), and ``P``."""
-        if self._packed is None:
-            self._packed = [(keys[0].transpose(0, 1).contiguous(),
-                             values[0].transpose(0, 1).contiguous())
-                            for keys, values in self.layers]
-        return self._packed, len(self.tokens)
+        """Each layer's keys and values as ``(P, Hkv, D)`` views of the kept ones, and ``P``."""
+        return ([(keys[0].transpose(0, 1), values[0].transpose(0, 1))
+                 for keys, values in self.layers], len(self.tokens))
 
     def expanded(self, rows: int, config: Any) -> Any:
         """A fresh cache holding this prefix for ``rows`` rows (views, no copies until used)."""
@@ -848,14 +831,8 @@ def _cache_arg(forward: Any) -> str:
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    ids: set[int] = set()
     config = getattr(model, "generation_config", None)
-    for source in (getattr(config, "eos_token_id", None), tokenizer.eos_token_id):
-        if isinstance(source, int):
-            ids.add(source)
-        elif isinstance(source, list | tuple):
-            ids.update(int(x) for x in source)
-    return ids
+    return id_set(getattr(config, "eos_token_id", None), tokenizer.eos_token_id)
 
 
 def _pad_id(tokenizer: Any, eos_ids: set[int]) -> int:

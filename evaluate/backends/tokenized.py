@@ -45,6 +45,32 @@ class Tokenized:
         return pad + len(self.context) + longest
 
 
+def id_set(*sources: Any) -> set[int]:
+    """Token ids from config-style fields: each an int, a list of ints, or None."""
+    ids: set[int] = set()
+    for source in sources:
+        if isinstance(source, int):
+            ids.add(source)
+        elif isinstance(source, list | tuple):
+            ids.update(int(x) for x in source)
+    return ids
+
+
+class TransformersEncoding:
+    """``encode`` and batched ``encode_batch`` through the Transformers tokenizer a backend holds
+    as ``self.tokenizer`` (no special tokens added). Listed before the backend's base class."""
+
+    tokenizer: Any
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        if not texts:
+            return []
+        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
 class TokenizingBackend(ABC):
     """Token counters, batch size, and requests to :class:`Tokenized` items."""
 

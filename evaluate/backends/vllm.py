@@ -42,7 +42,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from evaluate.backends.tokenized import Tokenized, TokenizingBackend
+from evaluate.backends.tokenized import (
+    Tokenized,
+    TokenizingBackend,
+    TransformersEncoding,
+    id_set,
+)
 from evaluate.errors import EvaluateError, ModelLoadError, first_line
 from evaluate.requests import (
     GenerateRequest,
@@ -68,7 +73,7 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
-class VLLMBackend(TokenizingBackend):
+class VLLMBackend(TransformersEncoding, TokenizingBackend):
     """Answers requests with an in-process ``vllm.LLM``."""
 
     name = "vllm"
@@ -107,14 +112,6 @@ class VLLMBackend(TokenizingBackend):
         return cls(llm, tokenizer, eos_ids(folder, tokenizer, revision), top_logprobs, batch_size)
 
     # ---- backend basics --------------------------------------------------------------------
-    def encode(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        if not texts:
-            return []
-        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-
     def identity(self) -> dict[str, Any]:
         return {**self._identity, "backend": self.name, "top_logprobs": self.top_logprobs}
 
@@ -305,7 +302,6 @@ def eos_ids(folder: str, tokenizer: Any, revision: str | None = None) -> set[int
     config (else its model config) and the tokenizer's own."""
     from transformers import AutoConfig, GenerationConfig
 
-    ids: set[int] = set()
     sources: list[Any] = [tokenizer.eos_token_id]
     try:
         config = GenerationConfig.from_pretrained(folder, revision=revision or "main")
@@ -316,9 +312,4 @@ def eos_ids(folder: str, tokenizer: Any, revision: str | None = None) -> set[int
                                    "eos_token_id", None))
         except (OSError, ValueError):
             pass
-    for source in sources:
-        if isinstance(source, int):
-            ids.add(source)
-        elif isinstance(source, list | tuple):
-            ids.update(int(x) for x in source)
-    return ids
+    return id_set(*sources)

@@ -146,10 +146,15 @@ def load_ceval(data: DataDir) -> list[Doc]:
     return docs
 
 
+def chat_provenance(config: str) -> str:
+    """Where a chat form comes from: the dataset config at the pinned commit, rendered as A2."""
+    return (f"OpenCompass configs/datasets/{config}.py at 2954913d, HuggingFacewithChatTemplate "
+            "(PROTOCOLS_MORE.md A2, C)")
+
+
 def _exam(name: str, config: str, **fields) -> Task:
-    return register(Task(name=name, provenance=f"OpenCompass configs/datasets/{config}.py at "
-                         "2954913d, HuggingFacewithChatTemplate (PROTOCOLS_MORE.md A2, C)",
-                         shots=SHOTS, build=chat_request, chat=True, **fields))
+    return register(Task(name=name, provenance=chat_provenance(config), shots=SHOTS,
+                         build=chat_request, chat=True, **fields))
 
 
 _exam("mmlu:opencompass-chat", "mmlu/mmlu_gen_4d595a",

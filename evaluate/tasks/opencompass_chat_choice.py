@@ -35,7 +35,13 @@ from evaluate.task import Doc, Scored, ScoreInput, Task
 from evaluate.tasks import gpqa, hellaswag, race, winogrande
 from evaluate.tasks import opencompass as oc
 from evaluate.tasks.multiple_choice import require_answer
-from evaluate.tasks.opencompass_chat import ENGINE, MAX_OUT_LEN, chat_request, reply
+from evaluate.tasks.opencompass_chat import (
+    ENGINE,
+    MAX_OUT_LEN,
+    chat_provenance,
+    chat_request,
+    reply,
+)
 
 RACE_USER = ("Read the article, and answer the question by replying A, B, C or D.\n\n"
              "Article:\n{article}\n\nQ: {question}\n\nA. {A}\nB. {B}\nC. {C}\nD. {D}")
@@ -102,8 +108,7 @@ def load_gpqa(data: DataDir) -> list[Doc]:
 def _task(name: str, config: str, options: str, **fields: Any) -> Task:
     params = {**ENGINE, "max_out_len": MAX_OUT_LEN, "postprocess": f"first_option {options}",
               **fields.pop("params")}
-    return register(Task(name=name, provenance=f"OpenCompass configs/datasets/{config}.py at "
-                         "2954913d, HuggingFacewithChatTemplate (PROTOCOLS_MORE.md A2, C)",
+    return register(Task(name=name, provenance=chat_provenance(config),
                          build=chat_request, chat=True, params=params, **fields))
 
 

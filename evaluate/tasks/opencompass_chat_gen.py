@@ -24,7 +24,7 @@ from evaluate.requests import Response
 from evaluate.scoring.opencompass import humaneval_v2
 from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 from evaluate.tasks import gsm8k, humaneval
-from evaluate.tasks.opencompass_chat import ENGINE, chat_request, reply
+from evaluate.tasks.opencompass_chat import ENGINE, chat_provenance, chat_request, reply
 
 MAX_OUT_LEN = 512  # both configs set max_out_len=512
 HUMANEVAL_HEADER = "Complete the following python code:\n"
@@ -73,15 +73,10 @@ def score_humaneval_one(doc: ScoreInput, responses: list[Response]) -> Scored:
     return score_humaneval([doc], [responses])[0]
 
 
-def _provenance(config: str) -> str:
-    return (f"OpenCompass configs/datasets/{config}.py at 2954913d, HuggingFacewithChatTemplate "
-            "(PROTOCOLS_MORE.md A2, C)")
-
-
 register(Task(
     name="gsm8k:opencompass-chat",
     description="GSM8K 4-shot chat turns (OpenCompass gsm8k_gen_1d7fe4)",
-    provenance=_provenance("gsm8k/gsm8k_gen_1d7fe4"),
+    provenance=chat_provenance("gsm8k/gsm8k_gen_1d7fe4"),
     shots=4,
     data_files=(gsm8k.DATA_FILE,),
     load=load_gsm8k,
@@ -98,7 +93,7 @@ register(Task(
     name="humaneval:opencompass-chat",
     description="HumanEval 0-shot chat, humaneval_postprocess_v2 of 2024-05 (OpenCompass "
                 "humaneval_gen_8e312c)",
-    provenance=_provenance("humaneval/humaneval_gen_8e312c"),
+    provenance=chat_provenance("humaneval/humaneval_gen_8e312c"),
     shots=0,
     data_files=(humaneval.DATA_FILE,),
     load=load_humaneval,

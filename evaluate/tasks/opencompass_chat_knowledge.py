@@ -31,6 +31,7 @@ from evaluate.tasks.opencompass_chat import (
     ENGINE,
     MAX_OUT_LEN,
     STOPS,
+    chat_provenance,
     chat_request,
     reply,
     round_conversation,
@@ -91,8 +92,7 @@ def score_qa(sample: ScoreInput, responses: list[Response], splits: tuple[str, .
 
 
 def _task(name: str, config: str, **fields: Any) -> Task:
-    return register(Task(name=name, provenance=f"OpenCompass configs/datasets/{config}.py at "
-                         "2954913d, HuggingFacewithChatTemplate (PROTOCOLS_MORE.md A2, C)",
+    return register(Task(name=name, provenance=chat_provenance(config),
                          chat=True, **fields))
 
 

@@ -27,7 +27,7 @@ from evaluate.scoring.math_opencompass import equiv_v2, postprocess_v2
 from evaluate.task import Aggregation, Doc, Scored, ScoreInput, Task
 from evaluate.tasks import bbh, math, mbpp
 from evaluate.tasks.humaneval import run_facts
-from evaluate.tasks.opencompass_chat import ENGINE, STOPS, chat_request, reply
+from evaluate.tasks.opencompass_chat import ENGINE, STOPS, chat_provenance, chat_request, reply
 
 MATH_OUT_LEN = 1024
 OUT_LEN = 512  # mbpp and bbh
@@ -108,16 +108,11 @@ def load_bbh(data: DataDir) -> list[Doc]:
     return docs
 
 
-def _provenance(config: str) -> str:
-    return (f"OpenCompass configs/datasets/{config}.py at 2954913d, HuggingFacewithChatTemplate "
-            "(PROTOCOLS_MORE.md A2, C)")
-
-
 register(Task(
     name="math:opencompass-chat",
     description="MATH 0-shot chat, 'reason step by step ... \\boxed{}', v2 post-processing and "
                 "equivalence (OpenCompass math_0shot_gen_393424)",
-    provenance=_provenance("math/math_0shot_gen_393424"),
+    provenance=chat_provenance("math/math_0shot_gen_393424"),
     shots=0,
     data_files=(math.DATA_FILE,),
     load=load_math,
@@ -134,7 +129,7 @@ register(Task(
     name="mbpp:opencompass-chat",
     description="Sanitized MBPP 3-shot chat turns (257 test problems), OpenCompass "
                 "sanitized_mbpp_mdblock_gen_a447ff",
-    provenance=_provenance("mbpp/sanitized_mbpp_mdblock_gen_a447ff") + ", X2b",
+    provenance=chat_provenance("mbpp/sanitized_mbpp_mdblock_gen_a447ff") + ", X2b",
     shots=3,
     data_files=(mbpp.SANITIZED_FILE,),
     load=load_mbpp,
@@ -153,7 +148,7 @@ register(Task(
     name="bbh:opencompass-chat",
     description="BIG-Bench Hard 3-shot CoT as one chat turn, no 'Q:' stop (OpenCompass "
                 "bbh_gen_5b92b0); mean of the 27 task accuracies",
-    provenance=_provenance("bbh/bbh_gen_5b92b0"),
+    provenance=chat_provenance("bbh/bbh_gen_5b92b0"),
     shots=3,
     data_files=bbh.DATA_FILES,
     load=load_bbh,

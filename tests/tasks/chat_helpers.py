@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from evaluate.chat_templates import ChatRenderer
 from evaluate.data import DataDir
 from evaluate.registry import get_task
 from evaluate.runner import RunOptions, run_task
@@ -17,6 +18,18 @@ QWEN15_TEMPLATE = (  # Qwen1.5-Chat's tokenizer_config.json template
     "{{ '<|im_start|>system\nYou are a helpful assistant<|im_end|>\n' }}{% endif %}"
     "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+def qwen15_renderer(folder: Path) -> ChatRenderer:
+    """A renderer with Qwen1.5-Chat's template (written into ``folder``)."""
+    path = folder / "qwen15.jinja"
+    path.write_text(QWEN15_TEMPLATE, encoding="utf-8")
+    return ChatRenderer(override=str(path))
+
+
+def docs_by_id(names: Iterable[str], data_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each task's docs from the real data, by doc id."""
+    return {name: {d.id: d for d in get_task(name).load(DataDir(data_dir))} for name in names}
 
 
 def tiny_runs(names: Iterable[str], model: Any, tokenizer: Any, data_dir: Path, out: Path,

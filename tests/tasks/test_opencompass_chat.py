@@ -4,7 +4,7 @@ real template and with Qwen1.5-Chat's default system prompt, scoring, end to end
 from __future__ import annotations
 
 import pytest
-from chat_helpers import QWEN15_TEMPLATE, tiny_runs
+from chat_helpers import qwen15_renderer, tiny_runs
 
 from evaluate.chat import Message
 from evaluate.chat_templates import ChatRenderer
@@ -137,9 +137,7 @@ def test_rendered_with_real_template_and_qwen15_default_system(docs, qwen2_token
     assert "答案: \n<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n" in body
     # the shared tokenizer's own template has no default system turn
     assert ChatRenderer(tokenizer=qwen2_tokenizer).render(request).context == body
-    template = tmp_path / "qwen15.jinja"
-    template.write_text(QWEN15_TEMPLATE, encoding="utf-8")
-    rendered = ChatRenderer(override=str(template)).render(request).context
+    rendered = qwen15_renderer(tmp_path).render(request).context
     assert rendered == "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n" + body
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from chat_helpers import QWEN15_TEMPLATE, tiny_runs
+from chat_helpers import docs_by_id, qwen15_renderer, tiny_runs
 
-from evaluate.chat_templates import ChatRenderer
 from evaluate.data import DataDir
 from evaluate.registry import get_task
 from evaluate.task import ScoreInput
@@ -22,14 +21,12 @@ END = "<|im_end|>\n<|im_start|>assistant\n"
 
 @pytest.fixture(scope="module")
 def docs(data_dir):
-    return {name: {d.id: d for d in get_task(name).load(DataDir(data_dir))} for name in NAMES}
+    return docs_by_id(NAMES, data_dir)
 
 
 @pytest.fixture(scope="module")
 def renderer(tmp_path_factory):
-    path = tmp_path_factory.mktemp("template") / "qwen15.jinja"
-    path.write_text(QWEN15_TEMPLATE, encoding="utf-8")
-    return ChatRenderer(override=str(path))
+    return qwen15_renderer(tmp_path_factory.mktemp("template"))
 
 
 def _rendered(renderer, name, doc):
